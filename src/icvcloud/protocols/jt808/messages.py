@@ -290,6 +290,18 @@ class DriverIdentity:
     issuer: str = fld(LenStr(U8), when=_DETAILS, default="")
     expiry: date | str = fld(BcdDate(), when=_CARD_READ, default="00000000")
     id_card: str = fld(Str(20), when=_CARD_READ + " and ctx.version == 2019", default="")
+    #: Bytes after the 2019 body: 粤标 adds a face-match value and the card UID.
+    extension: bytes = fld(RestBytes(), when=_CARD_READ + " and ctx.version == 2019", default=b"")
+
+    @property
+    def face_match(self) -> int | None:
+        """粤标 face-match value (0-100), if the terminal sent it."""
+        return self.extension[0] if len(self.extension) == 21 else None
+
+    @property
+    def card_uid(self) -> str | None:
+        """粤标 IC card UID, if the terminal sent it."""
+        return self.extension[1:].decode("gb18030", "replace").strip("\x00 ") if len(self.extension) == 21 else None
 
 
 # --------------------------------------------------------------------------------------
