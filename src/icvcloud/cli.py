@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def _jt808_cli() -> object:
@@ -41,9 +42,103 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return mod.main(args.rest)  # type: ignore[no-any-return]
 
 
+def _load_config(args: argparse.Namespace) -> Any:
+    from icvcloud import config
+
+    try:
+        return config.load(getattr(args, "config", None))
+    except config.ConfigError as e:
+        raise SystemExit(f"configuration error: {e}") from None
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    from icvcloud import config
+
+    print(config.to_toml(_load_config(args)), end="")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from icvcloud.app import run
+
+    cfg = _load_config(args)
+    return run.serve(cfg)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from icvcloud.app import run
+
+    cfg = _load_config(args)
+    if args.vehicles is not None:
+        cfg.sim.vehicles = args.vehicles
+    return run.demo(cfg, seconds=args.seconds)
+
+
+def _cmd_user_add(args: argparse.Namespace) -> int:
+    from icvcloud.app import run
+
+    return run.user_add(_load_config(args), args.username, args.role, args.org, args.password, args.token)
+
+
+def _cmd_roads_import(args: argparse.Namespace) -> int:
+    from icvcloud.sim import osm_import
+
+    return osm_import.main_import([args.file, "-o", args.output])  # type: ignore[no-any-return]
+
+
+def _cmd_sim_fleet(args: argparse.Namespace) -> int:
+    from icvcloud.app import run
+
+    return run.sim_fleet(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="icv", description="icvcloud vehicle–road–cloud platform")
+    p.add_argument("--config", help="TOML configuration file (default: $ICV_CONFIG or ./icvcloud.toml)")
     sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the platform (gateway, store, API) in one process")
+    s.set_defaults(func=_cmd_serve)
+
+    dm = sub.add_parser("demo", help="run the platform with simulated Zibo traffic")
+    dm.add_argument("--vehicles", type=int, default=None, help="number of simulated vehicles")
+    dm.add_argument("--seconds", type=float, default=None, help="stop after this long (default: run until ^C)")
+    dm.set_defaults(func=_cmd_demo)
+
+    c = sub.add_parser("config", help="configuration")
+    csub = c.add_subparsers(dest="config_command", required=True)
+    cs = csub.add_parser("show", help="print the effective configuration")
+    cs.set_defaults(func=_cmd_config_show)
+
+    u = sub.add_parser("user", help="users")
+    usub = u.add_subparsers(dest="user_command", required=True)
+    ua = usub.add_parser("add", help="add a user (and print an API token with --token)")
+    ua.add_argument("username")
+    ua.add_argument("--role", choices=["admin", "operator", "viewer"], default="viewer")
+    ua.add_argument("--org", type=int, default=None, help="organisation ID (none: sees everything if admin)")
+    ua.add_argument("--password", default=None, help="password (default: read from $ICV_PASSWORD or prompt)")
+    ua.add_argument("--token", action="store_true", help="also issue an API token and print it")
+    ua.set_defaults(func=_cmd_user_add)
+
+    r = sub.add_parser("roads", help="road networks")
+    rsub = r.add_subparsers(dest="roads_command", required=True)
+    ri = rsub.add_parser("import", help="import roads from an OpenStreetMap extract (.osm or .osm.pbf)")
+    ri.add_argument("file")
+    ri.add_argument("-o", "--output", default="roads.geojson")
+    ri.set_defaults(func=_cmd_roads_import)
+
+    sm = sub.add_parser("sim", help="simulation")
+    smsub = sm.add_subparsers(dest="sim_command", required=True)
+    sf = smsub.add_parser("fleet", help="run virtual JT/T 808 terminals against a gateway")
+    sf.add_argument("--host", default="127.0.0.1")
+    sf.add_argument("--port", type=int, default=6808)
+    sf.add_argument("--vehicles", type=int, default=100)
+    sf.add_argument("--interval", type=float, default=None, help="report interval s (default: 10-30 s random)")
+    sf.add_argument("--seconds", type=float, default=None)
+    sf.add_argument("--seed", type=int, default=808)
+    sf.add_argument("--version", type=int, choices=[2013, 2019], default=2013)
+    sf.add_argument("--stats-file", default=None, help="write final statistics (JSON) here")
+    sf.set_defaults(func=_cmd_sim_fleet)
 
     d = sub.add_parser("decode", help="decode frames to JSON (one object per frame)")
     d.add_argument("protocol", choices=["jt808"])
@@ -61,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_encode)
 
     b = sub.add_parser("bench", help="run a benchmark from bench/ (last output line: JSON figures)")
-    b.add_argument("name", help="benchmark name, e.g. codec")
+    b.add_argument("name", help="benchmark name: codec, ingest")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     b.set_defaults(func=_cmd_bench)
     return p

@@ -1,0 +1,42 @@
+"""The FastAPI application: routers under /api/v1, health and metrics at the root."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from icvcloud import __version__
+
+from . import routes_auth, routes_devices, routes_orgs, routes_system, routes_vehicles, ws
+from .services import ApiServices
+
+log = logging.getLogger("icvcloud.api")
+
+PREFIX = "/api/v1"
+
+_DESCRIPTION = """\
+Live state, tracks and terminal diagnostics of the vehicles icvcloud supervises.
+
+Authenticate with `POST /api/v1/auth/login` and send the token as
+`Authorization: Bearer <token>`. Roles: viewer (read), operator (also terminal
+diagnostics), admin (everything, every organisation). Users of a regulator
+organisation see every organisation; others only their own.
+"""
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def create_app(services: ApiServices) -> FastAPI:
+    """The API over ``services``; the caller opens and closes the store and log."""
+    app = FastAPI(title="icvcloud API", version=__version__, description=_DESCRIPTION)
+    app.state.services = services
+    for module in (routes_auth, routes_orgs, routes_vehicles, routes_devices, ws):
+        app.include_router(module.router, prefix=PREFIX)
+    app.include_router(routes_system.router)
+    app.add_exception_handler(Exception, _internal_error)
+    return app

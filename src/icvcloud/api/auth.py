@@ -1,0 +1,145 @@
+"""Users, API tokens, roles and the caller's tenant scope.
+
+Passwords are argon2id hashes. API tokens are random (256 bits), shown once, and
+stored as their SHA-256: a token is already high-entropy, so a fast hash suffices
+and a leaked database reveals no usable token. Requests carry
+``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Protocol, runtime_checkable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from icvcloud.model import User
+from icvcloud.store.base import Scope, Store
+
+from .services import ApiServices
+
+ROLES = ("viewer", "operator", "admin")  # ascending: each role may do what the ones before it may
+_RANK = {r: i for i, r in enumerate(ROLES)}
+
+_hasher = PasswordHasher()
+# Verified when the user does not exist, so a failed login takes as long either way.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@runtime_checkable
+class ExpiringTokens(Protocol):
+    """A store that can tell when a token was issued (SqliteStore); with others, tokens do not expire."""
+
+    async def user_for_token_issued_after(self, token_hash: str, not_before: datetime | None) -> User | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user: User
+    scope: Scope
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_user(store: Store, username: str, password: str, role: str, org_id: int | None) -> int:
+    """Add a user with an argon2 hash of ``password``; returns the user's ID."""
+    if role not in _RANK:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    # Hashing takes tens of milliseconds on purpose: off the event loop.
+    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    return await store.add_user(username, password_hash, role, org_id)
+
+
+async def issue_token(store: Store, user_id: int, name: str) -> str:
+    """A new API token for the user; only its hash is stored, so show it now or never."""
+    token = secrets.token_urlsafe(32)
+    await store.add_token(user_id, token_hash(token), name)
+    return token
+
+
+async def check_password(store: Store, username: str, password: str) -> User | None:
+    user = await store.get_user(username)
+
+    def verify() -> bool:
+        try:
+            return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    ok = await asyncio.to_thread(verify)
+    return user if ok and user is not None else None
+
+
+async def user_for_token(services: ApiServices, token: str) -> User | None:
+    if not token or len(token) > 256:
+        return None
+    store = services.store
+    if isinstance(store, ExpiringTokens):
+        not_before = datetime.now(UTC) - timedelta(seconds=services.settings.token_ttl_s)
+        return await store.user_for_token_issued_after(token_hash(token), not_before)
+    return await store.user_for_token(token_hash(token))
+
+
+async def scope_of(store: Store, user: User) -> Scope:
+    """Administrators and users of a regulator see every organisation; others their own."""
+    if user.role == "admin":
+        return Scope.all()
+    if user.org_id is None:
+        return Scope.of()  # a non-admin without an organisation sees nothing
+    orgs = await store.list_organisations(Scope.of(user.org_id))
+    if orgs and orgs[0].kind == "regulator":
+        return Scope.all()
+    return Scope.of(user.org_id)
+
+
+async def caller_for_token(services: ApiServices, token: str) -> Caller | None:
+    user = await user_for_token(services, token)
+    if user is None:
+        return None
+    return Caller(user, await scope_of(services.store, user))
+
+
+def services_of(request: Request) -> ApiServices:
+    services: ApiServices = request.app.state.services
+    return services
+
+
+Services = Annotated[ApiServices, Depends(services_of)]
+
+_bearer = HTTPBearer(auto_error=False,
+                     description="An API token from POST /api/v1/auth/login or `icv user add --token`")
+
+
+async def current_caller(services: Services,
+                         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
+    caller = await caller_for_token(services, creds.credentials) if creds is not None else None
+    if caller is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing, unknown or expired token",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return caller
+
+
+def require(role: str) -> Callable[..., Awaitable[Caller]]:
+    """A dependency admitting callers with ``role`` or a higher one."""
+    need = _RANK[role]
+
+    async def dependency(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+        if _RANK.get(caller.user.role, -1) < need:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
+        return caller
+
+    return dependency
+
+
+Viewer = Annotated[Caller, Depends(require("viewer"))]
+Operator = Annotated[Caller, Depends(require("operator"))]

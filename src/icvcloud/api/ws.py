@@ -1,0 +1,126 @@
+"""WebSocket /api/v1/live: positions pushed as they are stored.
+
+Protocol (JSON text messages):
+
+- client → server: ``{"bbox": [minLon, minLat, maxLon, maxLat]}`` and/or
+  ``{"vehicles": [id, …]}`` (both in one message narrow by both; ``{}`` = all the
+  caller may see). Each message replaces the subscription.
+- server → client: ``{"type": "snapshot", "items": [...]}`` after every
+  subscription (the matching vehicles' live state), then
+  ``{"type": "positions", "items": [...]}`` batches, ``{"type": "offline",
+  "device_ids": [...]}``, and ``{"type": "error", "detail": "..."}`` for a bad message.
+
+Items have the shape of ``GET /vehicles`` items. The caller's tenant scope is fixed
+at connect from the token (``?token=`` since browsers cannot set headers on a
+WebSocket, or an ``Authorization: Bearer`` header).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
+from pydantic import ValidationError
+
+from icvcloud.live import Subscription
+from icvcloud.store.base import BBox
+
+from .auth import Caller, caller_for_token
+from .schemas import LiveSubscribe
+from .services import ApiServices
+from .views import live_update_item, vehicle_item
+
+router = APIRouter(tags=["live"])
+
+#: A subscription message is small; 10,000 vehicle IDs fit comfortably.
+MAX_MESSAGE_CHARS = 256 * 1024
+
+
+def _header_token(ws: WebSocket) -> str | None:
+    scheme, _, value = ws.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+@router.websocket("/live", name="live")
+async def live(ws: WebSocket, token: Annotated[str | None, Query(max_length=256)] = None) -> None:
+    services: ApiServices = ws.app.state.services
+    tok = token or _header_token(ws)
+    caller = await caller_for_token(services, tok) if tok else None
+    if caller is None:
+        # Closing before accept refuses the handshake (HTTP 403 to the client).
+        await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="missing, unknown or expired token")
+        return
+    await ws.accept()
+    with contextlib.suppress(WebSocketDisconnect):
+        await _LiveSession(ws, services, caller).run()
+
+
+class _LiveSession:
+    def __init__(self, ws: WebSocket, services: ApiServices, caller: Caller) -> None:
+        self.ws = ws
+        self.services = services
+        self.scope = caller.scope
+        self.sub = Subscription(org_ids=caller.scope.org_ids)
+        self.subscribed = False
+
+    async def run(self) -> None:
+        hub = self.services.hub
+        recv: asyncio.Task[Any] = asyncio.create_task(self.ws.receive())
+        get: asyncio.Task[list[dict[str, Any]]] = asyncio.create_task(self.sub.queue.get())
+        try:
+            while True:
+                done, _ = await asyncio.wait({recv, get}, return_when=asyncio.FIRST_COMPLETED)
+                if recv in done:
+                    message = recv.result()
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    await self._on_message(message)
+                    recv = asyncio.create_task(self.ws.receive())
+                if get in done:
+                    await self._push(get.result())
+                    get = asyncio.create_task(self.sub.queue.get())
+        finally:
+            for t in (recv, get):
+                t.cancel()
+            hub.unsubscribe(self.sub)
+
+    async def _error(self, detail: str) -> None:
+        await self.ws.send_json({"type": "error", "detail": detail})
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        text = message.get("text")
+        if text is None:
+            await self._error("send JSON text messages")
+            return
+        if len(text) > MAX_MESSAGE_CHARS:
+            await self._error(f"message longer than {MAX_MESSAGE_CHARS} characters")
+            return
+        try:
+            req = LiveSubscribe.model_validate_json(text)
+        except ValidationError as e:
+            await self._error("bad subscription: " + "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or 'message'}: {err['msg']}" for err in e.errors()))
+            return
+        self.sub.bbox = BBox(*req.bbox) if req.bbox is not None else None
+        self.sub.vehicle_ids = frozenset(req.vehicles) if req.vehicles is not None else None
+        if not self.subscribed:
+            self.services.hub.subscribe(self.sub)
+            self.subscribed = True
+        while not self.sub.queue.empty():  # queued under the old subscription; the snapshot supersedes them
+            self.sub.queue.get_nowait()
+        rows = await self.services.store.live_states(self.scope, self.sub.bbox)
+        ids = self.sub.vehicle_ids
+        items = [vehicle_item(r).model_dump(mode="json") for r in rows if ids is None or r.vehicle.id in ids]
+        await self.ws.send_json({"type": "snapshot", "items": items})
+
+    async def _push(self, batch: list[dict[str, Any]]) -> None:
+        # Re-checked: the subscription may have changed since the hub queued the batch.
+        wanted = [u for u in batch if self.sub.wants(u)]
+        offline = [u["device_id"] for u in wanted if u.get("offline")]
+        items = [live_update_item(u) for u in wanted if not u.get("offline")]
+        if items:
+            await self.ws.send_json({"type": "positions", "items": items})
+        if offline:
+            await self.ws.send_json({"type": "offline", "device_ids": offline})

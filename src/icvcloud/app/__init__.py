@@ -1,0 +1,1 @@
+"""App wiring: assembles log, store, gateways, pipeline and API into a deployment."""

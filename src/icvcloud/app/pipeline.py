@@ -1,0 +1,158 @@
+"""The store consumer: log records → positions in the store, live state, live hub.
+
+At least once and idempotent (architecture rule 2): the consumer's offset is
+committed in the same store transaction as the positions it covers; a crash
+replays from there and duplicate positions are ignored by the store's key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from icvcloud.gateways.jt808.records import positions_from
+from icvcloud.live import LiveHub
+from icvcloud.log.base import Log, LogRecord
+from icvcloud.metrics import PipelineStats
+from icvcloud.model import Position, Vehicle, normalise_device_id
+from icvcloud.protocols import jt808
+from icvcloud.protocols.jt808.bits import ALARM, STATUS
+from icvcloud.store.base import Store
+
+log = logging.getLogger("icvcloud.pipeline")
+
+CONSUMER = "store"
+
+
+def live_item(vehicle: Vehicle | None, p: Position) -> dict[str, Any]:
+    """A live update, in the shape the API lists vehicles (plus flat keys for filtering)."""
+    return {
+        "id": vehicle.id if vehicle else None,
+        "vehicle_id": vehicle.id if vehicle else None,
+        "org_id": vehicle.org_id if vehicle else None,
+        "plate": vehicle.plate if vehicle else p.device_id,
+        "plate_colour": vehicle.plate_colour if vehicle else None,
+        "vehicle_type": vehicle.vehicle_type if vehicle else "other",
+        "device_id": p.device_id,
+        "online": True,
+        "last_report_at": p.received_at.isoformat(),
+        "lat": p.lat,
+        "lon": p.lon,
+        "position": {
+            "lat": p.lat,
+            "lon": p.lon,
+            "speed_kmh": p.speed_kmh,
+            "heading_deg": p.heading_deg,
+            "altitude_m": p.altitude_m,
+            "device_time": p.device_time.isoformat(),
+            "alarm": p.alarm,
+            "status": p.status,
+            "alarm_flags": ALARM.names_of(p.alarm),
+            "status_flags": STATUS.names_of(p.status),
+            "mileage_km": p.mileage_km,
+            "extras": p.extras,
+        },
+    }
+
+
+class StorePipeline:
+    def __init__(self, log_: Log, store: Store, hub: LiveHub | None = None, stats: PipelineStats | None = None,
+                 batch: int = 2000) -> None:
+        self.log = log_
+        self.store = store
+        self.hub = hub
+        self.stats = stats or PipelineStats()
+        self.batch = batch
+        self.offset = 0
+        self._vehicles: dict[str, Vehicle | None] = {}
+        self._reasm = jt808.Reassembler(timeout_s=300.0, max_sets=4096)
+        self._pending_first: dict[tuple[str, int, int, int], int] = {}
+        self._stop = asyncio.Event()
+        self.stats.lag = lambda: max(0, self.log.last_offset() - self.offset)
+
+    def invalidate(self, device_id: str) -> None:
+        self._vehicles.pop(device_id, None)
+
+    async def _vehicle(self, device_id: str) -> Vehicle | None:
+        if device_id in self._vehicles:
+            return self._vehicles[device_id]
+        v = await self.store.vehicle_for_device(device_id)
+        if v is not None:  # unknown devices are looked up again next time
+            self._vehicles[device_id] = v
+        return v
+
+    async def run(self) -> None:
+        self.offset = await self.store.consumer_offset(CONSUMER)
+        log.info("store consumer starting after log offset %d", self.offset)
+        while not self._stop.is_set():
+            try:
+                recs = await self.log.read(self.offset, self.batch, timeout_s=0.5)
+                if recs:
+                    await self.process(recs)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The store is unavailable or a bug: retry the same records (idempotent).
+                log.exception("store consumer failed at offset %d; retrying", self.offset)
+                await asyncio.sleep(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def process(self, recs: list[LogRecord]) -> None:
+        t0 = time.perf_counter()
+        positions: list[Position] = []
+        seen: dict[str, datetime] = {}
+        for r in recs:
+            received = datetime.fromtimestamp(r.received_at_us / 1e6, UTC)
+            seen[r.device_id] = received
+            try:
+                msg = jt808.decode(r.payload)
+            except jt808.Jt808Error as e:
+                self.stats.decode_errors += 1
+                log.warning("log record %d of %s does not decode: %s", r.offset, r.device_id, e)
+                continue
+            if msg.is_packet:
+                key = (normalise_device_id(msg.phone), msg.msg_id, msg.packet_total,
+                       (msg.seq - msg.packet_index + 1) & 0xFFFF)
+                self._pending_first.setdefault(key, r.offset)
+                try:
+                    whole = self._reasm.add(msg, time.monotonic())
+                except jt808.Jt808Error as e:
+                    self.stats.decode_errors += 1
+                    log.warning("sub-packaged message of %s does not decode: %s", r.device_id, e)
+                    self._pending_first.pop(key, None)
+                    continue
+                if whole is None:
+                    continue
+                self._pending_first.pop(key, None)
+                msg = whole
+            positions.extend(positions_from(msg, received))
+        for inc in self._reasm.expire(time.monotonic()):
+            if inc.given_up:
+                self._pending_first.pop((inc.phone.lstrip("0") or "0", inc.msg_id, inc.total, inc.first_seq), None)
+        last = recs[-1].offset
+        # Never commit past the first packet of a set still being reassembled: a
+        # restart must read those packets again.
+        commit = min([last, *(o - 1 for o in self._pending_first.values())])
+        inserted = await self.store.write_positions(positions, CONSUMER, commit)
+        self.stats.positions_stored += inserted
+        self.stats.positions_duplicate += len(positions) - inserted
+        self.stats.records_processed += len(recs)
+        with_positions = {p.device_id for p in positions}
+        for device_id, at in seen.items():
+            if device_id not in with_positions:
+                await self.store.mark_seen(device_id, at)
+        self.offset = last
+        if self.hub is not None and self.hub.subscribers and positions:
+            newest: dict[str, Position] = {}
+            for p in positions:
+                cur = newest.get(p.device_id)
+                if cur is None or p.device_time >= cur.device_time:
+                    newest[p.device_id] = p
+            items = [live_item(await self._vehicle(d), p) for d, p in newest.items()]
+            self.hub.publish(items)
+        self.stats.batch_latency.observe(time.perf_counter() - t0)

@@ -1,0 +1,182 @@
+"""Entry points behind ``icv serve``, ``icv demo``, ``icv user add`` and ``icv sim fleet``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from icvcloud import logs
+from icvcloud.config import Config
+
+from .platform import Platform
+
+log = logging.getLogger("icvcloud")
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    try:
+        import uvloop
+
+        return uvloop.run(main())
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return asyncio.run(main())
+
+
+async def _until_signal(seconds: float | None = None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def serve(cfg: Config) -> int:
+    logs.setup(cfg.logging.level, cfg.logging.json)
+
+    async def main() -> int:
+        platform = Platform(cfg)
+        await platform.start()
+        print(f"icvcloud serving: JT/T 808 on {cfg.jt808.host}:{platform.jt808_port}, "
+              f"API on http://{cfg.api.host}:{platform.api_port} (docs: /docs)", flush=True)
+        await _until_signal()
+        await platform.stop()
+        return 0
+
+    return _run(main)
+
+
+DEMO_ORGS = (
+    ("淄博市交通运输局", "regulator"),
+    ("淄博鲁中危险品运输有限公司", "enterprise"),
+    ("淄博长途客运集团", "enterprise"),
+    ("淄博公交集团", "enterprise"),
+    ("淄博城市环境卫生服务中心", "enterprise"),
+)
+DEMO_ORG_BY_TYPE = {"hazmat_tanker": 1, "hazmat_van": 1, "coach": 2, "bus": 3, "sanitation": 4}
+DEMO_USER, DEMO_PASSWORD = "admin", "icvcloud-demo"
+
+
+async def provision_demo(platform: Platform, fleet: Any) -> None:
+    """Organisations, an admin user and the fleet's vehicles in the registry, so the
+    demo's terminals register as known vehicles of the right type and company."""
+    from icvcloud.api import create_user
+    from icvcloud.model import Vehicle
+    from icvcloud.store.base import Scope
+
+    store = platform.store
+    orgs = await store.list_organisations(Scope.all())
+    if not orgs:
+        ids = [await store.add_organisation(name, kind) for name, kind in DEMO_ORGS]
+    else:
+        ids = [o.id for o in sorted(orgs, key=lambda o: o.id)]
+    if await store.get_user(DEMO_USER) is None:
+        await create_user(store, DEMO_USER, DEMO_PASSWORD, "admin", None)
+    for spec in fleet.vehicle_specs():
+        if await store.vehicle_for_device(spec.device_id) is None:
+            org = ids[DEMO_ORG_BY_TYPE.get(spec.vehicle_type, 1)] if len(ids) > 4 else None
+            await store.add_vehicle(Vehicle(id=0, plate=spec.plate, plate_colour=spec.plate_colour,
+                                            vehicle_type=spec.vehicle_type, org_id=org, device_id=spec.device_id))
+
+
+def demo(cfg: Config, seconds: float | None = None) -> int:
+    logs.setup(cfg.logging.level, cfg.logging.json)
+
+    async def main() -> int:
+        from icvcloud.sim import Fleet
+
+        platform = Platform(cfg)
+        await platform.start()
+        fleet = Fleet(host="127.0.0.1", port=platform.jt808_port, vehicles=cfg.sim.vehicles, seed=cfg.sim.seed,
+                      interval_s=(cfg.sim.interval_min_s, cfg.sim.interval_max_s),
+                      version=cfg.sim.protocol_version)
+        await provision_demo(platform, fleet)
+        api = f"http://{cfg.api.host}:{platform.api_port}"
+        print(f"""
+icvcloud demo: {cfg.sim.vehicles} simulated vehicles in Zibo reporting over JT/T 808
+  API docs   {api}/docs
+  live state {api}/api/v1/vehicles
+  log in     POST /api/v1/auth/login {{"username": "{DEMO_USER}", "password": "{DEMO_PASSWORD}"}}
+  metrics    {api}/metrics
+  JT/T 808   127.0.0.1:{platform.jt808_port}
+Ctrl-C stops.""", flush=True)
+        fleet_task = asyncio.create_task(fleet.run(None))
+        await _until_signal(seconds)
+        await fleet.stop()
+        fleet_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await fleet_task
+        await platform.stop()
+        return 0
+
+    return _run(main)
+
+
+def user_add(cfg: Config, username: str, role: str, org_id: int | None, password: str | None,
+             token: bool) -> int:
+    from icvcloud.api import create_user, issue_token
+    from icvcloud.store.sqlite import SqliteStore
+
+    if password is None:
+        password = os.environ.get("ICV_PASSWORD") or getpass.getpass(f"password for {username}: ")
+    if len(password) < 8:
+        print("error: password must have at least 8 characters", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        store = SqliteStore(cfg.data_dir / "store.db")
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        await store.open()
+        try:
+            if await store.get_user(username) is not None:
+                print(f"error: user {username!r} exists", file=sys.stderr)
+                return 1
+            uid = await create_user(store, username, password, role, org_id)
+            print(f"user {username} ({role}) created with id {uid}")
+            if token:
+                print(f"API token (shown once): {await issue_token(store, uid, 'cli')}")
+        finally:
+            await store.close()
+        return 0
+
+    return asyncio.run(main())
+
+
+def sim_fleet(args: argparse.Namespace) -> int:
+    """A virtual fleet in its own process (what `icv bench ingest` drives)."""
+    logs.setup("WARNING", False)
+
+    async def main() -> int:
+        from icvcloud.sim import Fleet
+
+        interval = (args.interval, args.interval) if args.interval else (10.0, 30.0)
+        fleet = Fleet(host=args.host, port=args.port, vehicles=args.vehicles, seed=args.seed, interval_s=interval,
+                      version=args.version)
+        task = asyncio.create_task(fleet.run(args.seconds))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        await fleet.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        if args.stats_file:
+            stats = fleet.stats_dict()
+            stats["acknowledged"] = [[p, t.isoformat(), s] for p, t, s in fleet.acknowledged_reports()]
+            with open(args.stats_file, "w", encoding="utf-8") as fh:
+                json.dump(stats, fh)
+        return 0
+
+    return _run(main)

@@ -1,0 +1,1 @@
+"""Network edges: servers and clients that speak a device protocol."""

@@ -1,0 +1,66 @@
+"""JT/T 808 messages → platform records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from icvcloud.model import Position, normalise_device_id
+from icvcloud.protocols import jt808
+from icvcloud.protocols.jt808.extras import item_to_json
+
+
+def _extras_json(loc: jt808.Location) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for iid, v in loc.extras.items():
+        if iid == 0x01:
+            continue  # stored as its own column
+        out[f"0x{iid:02x}"] = item_to_json(iid, v)
+    if loc.extras.tail:
+        out["tail"] = loc.extras.tail.hex()
+    return out
+
+
+def position(device_id: str, loc: jt808.Location, seq: int, item: int, received_at: datetime,
+             backfill: bool = False) -> Position:
+    t = loc.time
+    extras = _extras_json(loc) if loc.extras else {}
+    if isinstance(t, str):
+        # An impossible device time: keep the report under its receive time, flagged.
+        device_time = received_at
+        extras["invalid_device_time"] = t
+    else:
+        device_time = t.astimezone(UTC)
+    mileage = loc.extras.get(0x01)
+    return Position(
+        device_id=device_id,
+        device_time=device_time,
+        seq=seq,
+        item=item,
+        received_at=received_at,
+        lat=loc.lat,
+        lon=loc.lon,
+        speed_kmh=loc.speed_kmh,
+        heading_deg=loc.heading_deg,
+        altitude_m=loc.altitude_m,
+        alarm=loc.alarm,
+        status=loc.status,
+        backfill=backfill,
+        mileage_km=mileage if isinstance(mileage, float) else None,
+        extras=extras,
+    )
+
+
+def positions_from(msg: jt808.Message, received_at: datetime) -> list[Position]:
+    """The positions a decoded message carries (0x0200, 0x0201, 0x0500, 0x0704)."""
+    device_id = normalise_device_id(msg.phone)
+    b = msg.body
+    mid = msg.msg_id
+    if mid == 0x0200:
+        return [position(device_id, b, msg.seq, 0, received_at)]
+    if mid == 0x0704:
+        backfill = b.batch_type == 1
+        return [position(device_id, loc, msg.seq, i, received_at, backfill) for i, loc in enumerate(b.items)]
+    if mid in (0x0201, 0x0500):
+        return [position(device_id, b.location, msg.seq, 0, received_at)]
+    return []

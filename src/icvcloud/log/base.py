@@ -1,0 +1,59 @@
+"""The log interface. Embedded implementation: SQLite (``sqlite.py``); scale-out:
+NATS JetStream (later).
+
+A gateway appends what devices sent and acknowledges to the device only in the
+``on_durable`` callback (architecture rule 1). Consumers read by offset and keep
+their own position, so a crash between durable and processed loses nothing.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, frozen=True)
+class LogRecord:
+    offset: int
+    kind: str  # the wire protocol of ``payload``: "jt808"
+    device_id: str
+    received_at_us: int  # receive time, microseconds since the epoch (UTC)
+    payload: bytes  # the frame as received, un-escaped (header + body)
+
+
+#: What a producer hands in: (kind, device_id, received_at_us, payload).
+Entry = tuple[str, str, int, bytes]
+#: Called once the entries are durable (None) or could not be made so (the error).
+OnDurable = Callable[[BaseException | None], None]
+
+
+class Log(abc.ABC):
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Flush what is pending (its callbacks run), then close."""
+
+    @abc.abstractmethod
+    def append(self, entries: Sequence[Entry], on_durable: OnDurable) -> None:
+        """Queue entries for the next group commit; never blocks the caller.
+        ``on_durable`` runs on the event loop that called ``append``."""
+
+    @abc.abstractmethod
+    async def read(self, after: int, limit: int = 1000, timeout_s: float = 0.0) -> list[LogRecord]:
+        """Records with offset > ``after``, oldest first; waits up to ``timeout_s``
+        for new ones when there are none."""
+
+    @abc.abstractmethod
+    async def recent(self, device_id: str, limit: int = 50) -> list[LogRecord]:
+        """A device's latest records, newest first (for debugging terminals)."""
+
+    @abc.abstractmethod
+    def last_offset(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    def pending(self) -> int:
+        """Entries appended but not yet durable."""

@@ -1,0 +1,158 @@
+"""The store's repository interface. Two implementations: SQLite (embedded) and,
+later, PostgreSQL + PostGIS (scale-out).
+
+Tenant scoping lives here: every read that returns enterprise data takes a
+:class:`Scope`, so no caller can forget it (architecture rule 6).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from icvcloud.model import Device, LiveState, Organisation, Position, User, Vehicle
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which organisations' records a caller may see: ``None`` means all (a regulator
+    or an administrator), otherwise the set of organisation IDs."""
+
+    org_ids: frozenset[int] | None
+
+    @classmethod
+    def all(cls) -> Scope:
+        return cls(None)
+
+    @classmethod
+    def of(cls, *org_ids: int) -> Scope:
+        return cls(frozenset(org_ids))
+
+    def allows(self, org_id: int | None) -> bool:
+        return self.org_ids is None or (org_id is not None and org_id in self.org_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleFilter:
+    vehicle_type: str | None = None
+    org_id: int | None = None
+    online: bool | None = None
+    plate: str | None = None  # substring, case-insensitive
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleRow:
+    """A vehicle with its device and live state, as lists and maps show it."""
+
+    vehicle: Vehicle
+    live: LiveState | None
+
+
+@dataclass(frozen=True, slots=True)
+class BBox:
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+    def contains(self, lon: float, lat: float) -> bool:
+        return self.min_lon <= lon <= self.max_lon and self.min_lat <= lat <= self.max_lat
+
+
+class Store(abc.ABC):
+    """Persistence and queries. Async so both SQLite (threads) and asyncpg fit."""
+
+    # -- lifecycle
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # -- organisations and users
+    @abc.abstractmethod
+    async def add_organisation(self, name: str, kind: str = "enterprise", parent_id: int | None = None) -> int: ...
+
+    @abc.abstractmethod
+    async def list_organisations(self, scope: Scope) -> list[Organisation]: ...
+
+    @abc.abstractmethod
+    async def add_user(self, username: str, password_hash: str, role: str, org_id: int | None) -> int: ...
+
+    @abc.abstractmethod
+    async def get_user(self, username: str) -> User | None: ...
+
+    @abc.abstractmethod
+    async def add_token(self, user_id: int, token_hash: str, name: str) -> None: ...
+
+    @abc.abstractmethod
+    async def user_for_token(self, token_hash: str) -> User | None: ...
+
+    # -- devices and vehicles
+    @abc.abstractmethod
+    async def get_device(self, device_id: str) -> Device | None: ...
+
+    @abc.abstractmethod
+    async def save_device(self, device: Device) -> None: ...
+
+    @abc.abstractmethod
+    async def add_vehicle(self, vehicle: Vehicle) -> int:
+        """Insert (``vehicle.id`` ignored) and link ``vehicle.device_id`` if given; returns the ID."""
+
+    @abc.abstractmethod
+    async def vehicle_for_device(self, device_id: str) -> Vehicle | None: ...
+
+    @abc.abstractmethod
+    async def get_vehicle(self, scope: Scope, vehicle_id: int) -> VehicleRow | None: ...
+
+    @abc.abstractmethod
+    async def list_vehicles(self, scope: Scope, flt: VehicleFilter) -> tuple[list[VehicleRow], int]:
+        """Matching vehicles (page) and the total count."""
+
+    @abc.abstractmethod
+    async def count_by_state(self, scope: Scope) -> dict[str, int]:
+        """Vehicles per state: total, online, offline, moving, stopped, alarm."""
+
+    # -- positions and live state
+    @abc.abstractmethod
+    async def write_positions(self, positions: Sequence[Position], consumer: str | None = None,
+                              offset: int | None = None) -> int:
+        """Store positions idempotently (duplicates by (device, device time, seq, item)
+        are ignored) and update live state; if ``consumer`` is given, record
+        ``offset`` as its position in the same transaction. Returns rows inserted."""
+
+    @abc.abstractmethod
+    async def consumer_offset(self, consumer: str) -> int:
+        """The last log offset ``consumer`` committed here (0 if none)."""
+
+    @abc.abstractmethod
+    async def mark_seen(self, device_id: str, at: datetime, online: bool = True) -> None:
+        """A message of any kind arrived (heartbeats keep a device online)."""
+
+    @abc.abstractmethod
+    async def mark_offline_before(self, cutoff: datetime) -> list[str]:
+        """Devices whose last message is older than ``cutoff`` go offline; returns them."""
+
+    @abc.abstractmethod
+    async def track(self, scope: Scope, vehicle_id: int, start: datetime, end: datetime,
+                    limit: int = 100_000) -> list[Position]:
+        """Positions of a vehicle's device in [start, end] by device time, ascending."""
+
+    @abc.abstractmethod
+    async def live_states(self, scope: Scope, bbox: BBox | None = None) -> list[VehicleRow]: ...
+
+    @abc.abstractmethod
+    async def count_positions(self, device_id: str | None = None) -> int: ...
+
+    # -- terminal debugging
+    @abc.abstractmethod
+    async def add_bad_frame(self, device_id: str, at: datetime, frame: bytes, reason: str) -> None:
+        """Keep a frame that failed decoding (the newest few hundred per device)."""
+
+    @abc.abstractmethod
+    async def bad_frames(self, device_id: str, limit: int = 50) -> list[tuple[datetime, bytes, str]]:
+        """(receive time, frame, reason), newest first."""
