@@ -33,11 +33,28 @@ class StoreAdmission:
         self.policy = policy
         self.default_org_id = default_org_id
         self._codes: dict[str, str] = {}
+        # A terminal that times out waiting for 0x8100 registers again while the first
+        # attempt is in flight: one registration per device at a time, or it would get
+        # two auth codes and two vehicles.
+        self._registering: dict[str, tuple[asyncio.Lock, int]] = {}
         self._pending_bad: set[asyncio.Task[None]] = set()
         #: Run with a device ID when its vehicle changes (caches of device → vehicle).
         self.invalidate: list[Callable[[str], None]] = []
 
     async def register(self, device_id: str, phone: str, reg: jt808.Register, version: int) -> tuple[int, str]:
+        lock, users = self._registering.get(device_id) or (asyncio.Lock(), 0)
+        self._registering[device_id] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._register(device_id, phone, reg, version)
+        finally:
+            lock, users = self._registering[device_id]
+            if users == 1:
+                del self._registering[device_id]
+            else:
+                self._registering[device_id] = (lock, users - 1)
+
+    async def _register(self, device_id: str, phone: str, reg: jt808.Register, version: int) -> tuple[int, str]:
         dev = await self.store.get_device(device_id)
         vehicle = await self.store.vehicle_for_device(device_id) if dev is not None else None
         plate = reg.plate.strip()

@@ -60,7 +60,7 @@ def live_item(vehicle: Vehicle | None, p: Position) -> dict[str, Any]:
 
 class StorePipeline:
     def __init__(self, log_: Log, store: Store, hub: LiveHub | None = None, stats: PipelineStats | None = None,
-                 batch: int = 2000) -> None:
+                 batch: int = 5000) -> None:
         self.log = log_
         self.store = store
         self.hub = hub
@@ -87,17 +87,30 @@ class StorePipeline:
     async def run(self) -> None:
         self.offset = await self.store.consumer_offset(CONSUMER)
         log.info("store consumer starting after log offset %d", self.offset)
-        while not self._stop.is_set():
-            try:
-                recs = await self.log.read(self.offset, self.batch, timeout_s=0.5)
-                if recs:
-                    await self.process(recs)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The store is unavailable or a bug: retry the same records (idempotent).
-                log.exception("store consumer failed at offset %d; retrying", self.offset)
-                await asyncio.sleep(1.0)
+        ahead: asyncio.Task[list[LogRecord]] | None = None
+        try:
+            while not self._stop.is_set():
+                try:
+                    recs = await ahead if ahead is not None else await self.log.read(
+                        self.offset, self.batch, timeout_s=0.5)
+                    ahead = None
+                    if recs:
+                        # Read the next batch while this one is written: the two wait
+                        # on different threads.
+                        ahead = asyncio.create_task(self.log.read(recs[-1].offset, self.batch, timeout_s=0.5))
+                        await self.process(recs)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # The store is unavailable or a bug: retry the same records (idempotent).
+                    log.exception("store consumer failed at offset %d; retrying", self.offset)
+                    if ahead is not None:
+                        ahead.cancel()
+                        ahead = None
+                    await asyncio.sleep(1.0)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
 
     def stop(self) -> None:
         self._stop.set()
@@ -138,14 +151,10 @@ class StorePipeline:
         # Never commit past the first packet of a set still being reassembled: a
         # restart must read those packets again.
         commit = min([last, *(o - 1 for o in self._pending_first.values())])
-        inserted = await self.store.write_positions(positions, CONSUMER, commit)
+        inserted = await self.store.write_positions(positions, CONSUMER, commit, seen=seen)
         self.stats.positions_stored += inserted
         self.stats.positions_duplicate += len(positions) - inserted
         self.stats.records_processed += len(recs)
-        with_positions = {p.device_id for p in positions}
-        for device_id, at in seen.items():
-            if device_id not in with_positions:
-                await self.store.mark_seen(device_id, at)
         self.offset = last
         if self.hub is not None and self.hub.subscribers and positions:
             newest: dict[str, Position] = {}

@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from icvcloud.sqlite_batch import fetch_rows, insert_flat
+
 from .base import Entry, Log, LogRecord, OnDurable
 
 _SCHEMA = """
@@ -36,11 +38,17 @@ CREATE INDEX IF NOT EXISTS records_device ON records (device_id, offset);
 """
 
 
+_RECORD_COLS = ("offset", "kind", "device_id", "received_at_us", "payload")
+
+
 class SqliteLog(Log):
     def __init__(self, path: str | Path, *, max_batch: int = 5000) -> None:
         self.path = Path(path)
         self.max_batch = max_batch
-        self._pending: list[tuple[Sequence[Entry], OnDurable]] = []
+        # Entries laid end to end (4 values each), built on the event loop so the
+        # writer thread runs no Python of its own (see icvcloud.sqlite_batch).
+        self._pending: list[object] = []
+        self._callbacks: list[OnDurable] = []
         self._pending_entries = 0
         self._cond = threading.Condition()
         self._stopping = False
@@ -97,7 +105,9 @@ class SqliteLog(Log):
         with self._cond:
             if self._stopping:
                 raise RuntimeError("log is closed")
-            self._pending.append((entries, on_durable))
+            for e in entries:
+                self._pending.extend(e)
+            self._callbacks.append(on_durable)
             self._pending_entries += len(entries)
             self._cond.notify()
 
@@ -107,7 +117,7 @@ class SqliteLog(Log):
 
     def _write_loop(self) -> None:
         db = self._connect()
-        insert = "INSERT INTO records (kind, device_id, received_at_us, payload) VALUES (?, ?, ?, ?)"
+        insert = "INSERT INTO records (kind, device_id, received_at_us, payload) VALUES"
         try:
             while True:
                 with self._cond:
@@ -115,14 +125,14 @@ class SqliteLog(Log):
                         self._cond.wait()
                     if not self._pending and self._stopping:
                         return
-                    batch, self._pending = self._pending, []
-                    self._pending_entries = 0
-                rows = [e for entries, _ in batch for e in entries]
+                    values, self._pending = self._pending, []
+                    callbacks, self._callbacks = self._callbacks, []
+                    count, self._pending_entries = self._pending_entries, 0
                 t0 = time.perf_counter()
                 error: BaseException | None = None
                 try:
                     db.execute("BEGIN IMMEDIATE")
-                    db.executemany(insert, rows)
+                    insert_flat(db, insert, 4, values)
                     last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
                     db.execute("COMMIT")
                 except sqlite3.Error as e:  # disk full, I/O error: the producers must not ack
@@ -133,11 +143,10 @@ class SqliteLog(Log):
                 if error is None:
                     self._last_offset = int(last)
                     self.commits += 1
-                    self.entries_written += len(rows)
+                    self.entries_written += count
                     self.last_commit_s = dt
                     if self.on_commit is not None:
-                        self.on_commit(len(rows), dt)
-                callbacks = [cb for _, cb in batch]
+                        self.on_commit(count, dt)
                 assert self._loop is not None
                 try:
                     self._loop.call_soon_threadsafe(self._finish, callbacks, error)
@@ -163,12 +172,11 @@ class SqliteLog(Log):
         return db
 
     def _read_sync(self, after: int, limit: int) -> list[LogRecord]:
-        cur = self._reader().execute(
-            "SELECT offset, kind, device_id, received_at_us, payload FROM records WHERE offset > ? "
-            "ORDER BY offset LIMIT ?",
-            (after, limit),
-        )
-        return [LogRecord(*row) for row in cur]
+        rows = fetch_rows(self._reader(), _RECORD_COLS,
+                          "SELECT {columns} FROM records WHERE offset > ? ORDER BY offset LIMIT ?", (after, limit),
+                          blobs=(4,))
+        rows.sort(key=lambda r: r[0])
+        return [LogRecord(*row) for row in rows]
 
     async def read(self, after: int, limit: int = 1000, timeout_s: float = 0.0) -> list[LogRecord]:
         loop = asyncio.get_running_loop()

@@ -8,7 +8,7 @@ Tenant scoping lives here: every read that returns enterprise data takes a
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -120,10 +120,12 @@ class Store(abc.ABC):
     # -- positions and live state
     @abc.abstractmethod
     async def write_positions(self, positions: Sequence[Position], consumer: str | None = None,
-                              offset: int | None = None) -> int:
+                              offset: int | None = None, seen: Mapping[str, datetime] | None = None) -> int:
         """Store positions idempotently (duplicates by (device, device time, seq, item)
-        are ignored) and update live state; if ``consumer`` is given, record
-        ``offset`` as its position in the same transaction. Returns rows inserted."""
+        are ignored) and update live state; mark the devices in ``seen`` online as of
+        the given receive time (messages without a position); if ``consumer`` is
+        given, record ``offset`` as its position in the same transaction. Returns
+        rows inserted."""
 
     @abc.abstractmethod
     async def consumer_offset(self, consumer: str) -> int:

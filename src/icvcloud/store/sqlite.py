@@ -23,13 +23,14 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from icvcloud.model import Device, LiveState, Organisation, Position, User, Vehicle
+from icvcloud.sqlite_batch import insert_flat
 
 from .base import BBox, Scope, Store, VehicleFilter, VehicleRow
 from .schema import migrate_sqlite
@@ -50,18 +51,22 @@ MOVING_KMH = 3.0
 _POS_COLS = ("device_id", "device_time_us", "seq", "item", "received_at_us", "lat", "lon", "speed_kmh",
              "heading_deg", "altitude_m", "alarm", "status", "mileage_km", "backfill", "extras")
 _POS_SELECT = ", ".join(_POS_COLS)
-_INSERT_POSITION = (f"INSERT OR IGNORE INTO positions ({_POS_SELECT}) "
-                    f"VALUES ({', '.join('?' * len(_POS_COLS))})")
+_INSERT_POSITION = f"INSERT OR IGNORE INTO positions ({_POS_SELECT}) VALUES"
 # The live position moves only forward in device time (a back-filled batch must not
 # drag the map backwards); receive time and online flag follow every message.
 _NEWER = "(live_state.device_time_us IS NULL OR excluded.device_time_us > live_state.device_time_us)"
-_UPSERT_LIVE = (
-    f"INSERT INTO live_state ({_POS_SELECT}, online, last_report_at_us) "
-    f"VALUES ({', '.join('?' * len(_POS_COLS))}, 1, ?) ON CONFLICT (device_id) DO UPDATE SET "
+_UPSERT_LIVE = f"INSERT INTO live_state ({_POS_SELECT}, online, last_report_at_us) VALUES"
+_UPSERT_LIVE_TAIL = (
+    "ON CONFLICT (device_id) DO UPDATE SET "
     + ", ".join(f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE live_state.{c} END" for c in _POS_COLS[1:])
     + ", online = 1, last_report_at_us = "
       "MAX(COALESCE(live_state.last_report_at_us, excluded.last_report_at_us), excluded.last_report_at_us)"
 )
+# A message without a position (heartbeat, reply…) still says the device is online.
+_UPSERT_SEEN = "INSERT INTO live_state (device_id, online, last_report_at_us) VALUES"
+_UPSERT_SEEN_TAIL = (
+    "ON CONFLICT (device_id) DO UPDATE SET online = excluded.online, last_report_at_us = "
+    "MAX(COALESCE(live_state.last_report_at_us, excluded.last_report_at_us), excluded.last_report_at_us)")
 _UPSERT_OFFSET = ("INSERT INTO consumer_offsets (consumer, log_offset) VALUES (?, ?) "
                   "ON CONFLICT (consumer) DO UPDATE SET log_offset = excluded.log_offset")
 
@@ -396,17 +401,13 @@ class SqliteStore(Store):
     # -- positions and live state
 
     async def write_positions(self, positions: Sequence[Position], consumer: str | None = None,
-                              offset: int | None = None) -> int:
-        if not positions and consumer is None:
+                              offset: int | None = None, seen: Mapping[str, datetime] | None = None) -> int:
+        if not positions and consumer is None and not seen:
             return 0
         if consumer is not None and offset is None:
             raise ValueError("an offset must be given with a consumer")
-        return await self._write(self._write_positions_tx, positions, consumer, offset)
-
-    @staticmethod
-    def _write_positions_tx(db: sqlite3.Connection, positions: Sequence[Position], consumer: str | None,
-                            offset: int | None) -> int:
-        # Rows are built here, on the writer thread, to keep the event loop free.
+        # Rows are built here, on the event loop: Python work on the writer thread
+        # would fight the loop for the GIL (see icvcloud.sqlite_batch).
         rows = [_position_row(p) for p in positions]
         newest: dict[str, tuple[Any, ...]] = {}
         last_seen: dict[str, int] = {}
@@ -417,11 +418,18 @@ class SqliteStore(Store):
                 newest[dev] = r
             if r[4] > last_seen.get(dev, -1):
                 last_seen[dev] = r[4]
-        before = db.total_changes
-        db.executemany(_INSERT_POSITION, rows)
-        inserted = db.total_changes - before
-        if newest:
-            db.executemany(_UPSERT_LIVE, [(*r, last_seen[dev]) for dev, r in newest.items()])
+        pos_values = [v for r in rows for v in r]
+        live_values = [v for dev, r in newest.items() for v in (*r, 1, last_seen[dev])]
+        seen_values = [v for dev, at in (seen or {}).items() if dev not in newest for v in (dev, 1, to_us(at))]
+        return await self._write(self._write_positions_tx, pos_values, live_values, seen_values, consumer, offset)
+
+    @staticmethod
+    def _write_positions_tx(db: sqlite3.Connection, pos_values: list[Any], live_values: list[Any],
+                            seen_values: list[Any], consumer: str | None, offset: int | None) -> int:
+        ncols = len(_POS_COLS)
+        inserted = insert_flat(db, _INSERT_POSITION, ncols, pos_values)
+        insert_flat(db, _UPSERT_LIVE, ncols + 2, live_values, _UPSERT_LIVE_TAIL)
+        insert_flat(db, _UPSERT_SEEN, 3, seen_values, _UPSERT_SEEN_TAIL)
         if consumer is not None:
             db.execute(_UPSERT_OFFSET, (consumer, offset))
         return inserted
@@ -437,11 +445,7 @@ class SqliteStore(Store):
         at_us = to_us(at)
 
         def run(db: sqlite3.Connection) -> None:
-            db.execute(
-                "INSERT INTO live_state (device_id, online, last_report_at_us) VALUES (?, ?, ?) "
-                "ON CONFLICT (device_id) DO UPDATE SET online = excluded.online, last_report_at_us = "
-                "MAX(COALESCE(live_state.last_report_at_us, excluded.last_report_at_us), excluded.last_report_at_us)",
-                (device_id, 1 if online else 0, at_us))
+            db.execute(f"{_UPSERT_SEEN} (?, ?, ?) {_UPSERT_SEEN_TAIL}", (device_id, 1 if online else 0, at_us))
 
         await self._write(run)
 

@@ -39,6 +39,8 @@ KIND = "jt808"
 # Messages whose receipt the terminal expects confirmed after they are stored.
 _REPORTS = frozenset({0x0200, 0x0704, 0x0201, 0x0500, 0x0702, 0x0800, 0x0900, 0x1005, 0x0104, 0x0107, 0x0805})
 _CONTROL = frozenset({0x0100, 0x0102, 0x0003})
+# Terminal answers to platform commands (routed to ``on_answer``).
+_ANSWERS = frozenset({0x0001, 0x0104, 0x0201, 0x0500, 0x0805})
 RESULT_OK, RESULT_FAIL, RESULT_MSG_ERROR, RESULT_NOT_SUPPORTED = 0, 1, 2, 3
 
 
@@ -191,6 +193,8 @@ class Jt808Connection(asyncio.Protocol):
                 entries.append((KIND, self.device_id, received_us, fr))
                 if mid != 0x0001:  # a terminal's reply is not itself answered
                     acks.append((msg.seq, mid))
+                if mid in _ANSWERS and self.server.on_answer is not None:
+                    self.server.on_answer(self.device_id, msg)  # downlink.py: commands tracked to their answers
             else:
                 stats.frames["unsupported"] += 1
         self._flush(entries, acks, out, reports, t0)
@@ -338,6 +342,8 @@ class Jt808Gateway:
         self.connections: set[Jt808Connection] = set()
         self.by_device: dict[str, Jt808Connection] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        #: Called with (device ID, message) for every answer to a platform command.
+        self.on_answer: Callable[[str, jt808.Message], None] | None = None
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
