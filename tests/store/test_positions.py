@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -151,3 +152,17 @@ async def test_naive_times_are_refused(store: SqliteStore) -> None:
     p.device_time = p.device_time.replace(tzinfo=None)
     with pytest.raises(TypeError):
         await store.write_positions([p])
+
+
+async def test_backfilled_copy_under_a_new_sequence_is_not_stored_twice(store: SqliteStore) -> None:
+    # The terminal's 0x0200 landed but its ack was lost: it re-sends the position in
+    # a back-fill batch under a new sequence number.
+    vid = await _vehicle(store)
+    original = pos("13900001111", 3, seq=5)
+    assert await store.write_positions([original]) == 1
+    copy = dataclasses.replace(original, seq=9, item=0, backfill=True)
+    new = dataclasses.replace(pos("13900001111", 4, seq=9), item=1, backfill=True)
+    twice = dataclasses.replace(new, item=2)  # the same fix twice in one batch
+    assert await store.write_positions([copy, new, twice]) == 1
+    track = await store.track(Scope.all(), vid, T0, T0 + timedelta(hours=1))
+    assert [(p.device_time, p.seq) for p in track] == [(original.device_time, 5), (new.device_time, 9)]

@@ -122,7 +122,8 @@ class Store(abc.ABC):
     async def write_positions(self, positions: Sequence[Position], consumer: str | None = None,
                               offset: int | None = None, seen: Mapping[str, datetime] | None = None) -> int:
         """Store positions idempotently (duplicates by (device, device time, seq, item)
-        are ignored) and update live state; mark the devices in ``seen`` online as of
+        are ignored, and a back-filled position whose device and device time are
+        already stored is a re-sent copy) and update live state; mark the devices in ``seen`` online as of
         the given receive time (messages without a position); if ``consumer`` is
         given, record ``offset`` as its position in the same transaction. Returns
         rows inserted."""

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from icvcloud.model import Device, LiveState, Organisation, Position, User, Vehicle
-from icvcloud.sqlite_batch import insert_flat
+from icvcloud.sqlite_batch import fetch_rows, insert_flat
 
 from .base import BBox, Scope, Store, VehicleFilter, VehicleRow
 from .schema import migrate_sqlite
@@ -418,16 +418,36 @@ class SqliteStore(Store):
                 newest[dev] = r
             if r[4] > last_seen.get(dev, -1):
                 last_seen[dev] = r[4]
-        pos_values = [v for r in rows for v in r]
+        # A back-filled report (0x0704 type 1) re-sends what the terminal saw no
+        # acknowledgement for, under a new sequence number: if the original did land
+        # (the ack was lost), the same device time is already stored.
+        pos_values = [v for r in rows if not r[13] for v in r]
+        backfill = [r for r in rows if r[13]]
         live_values = [v for dev, r in newest.items() for v in (*r, 1, last_seen[dev])]
         seen_values = [v for dev, at in (seen or {}).items() if dev not in newest for v in (dev, 1, to_us(at))]
-        return await self._write(self._write_positions_tx, pos_values, live_values, seen_values, consumer, offset)
+        return await self._write(self._write_positions_tx, pos_values, backfill, live_values, seen_values,
+                                  consumer, offset)
 
     @staticmethod
-    def _write_positions_tx(db: sqlite3.Connection, pos_values: list[Any], live_values: list[Any],
-                            seen_values: list[Any], consumer: str | None, offset: int | None) -> int:
+    def _write_positions_tx(db: sqlite3.Connection, pos_values: list[Any], backfill: list[tuple[Any, ...]],
+                            live_values: list[Any], seen_values: list[Any], consumer: str | None,
+                            offset: int | None) -> int:
         ncols = len(_POS_COLS)
         inserted = insert_flat(db, _INSERT_POSITION, ncols, pos_values)
+        if backfill:
+            keys = sorted({(r[0], r[1]) for r in backfill})
+            stored: set[tuple[Any, ...]] = set()
+            for i in range(0, len(keys), 4096):
+                part = keys[i : i + 4096]
+                stored.update(tuple(k) for k in fetch_rows(
+                    db, ("device_id", "device_time_us"),
+                    "SELECT {columns} FROM positions WHERE (device_id, device_time_us) IN "
+                    f"(VALUES {', '.join(['(?, ?)'] * len(part))})", [v for k in part for v in k]))
+            fresh: dict[tuple[str, int], tuple[Any, ...]] = {}
+            for r in backfill:
+                if (r[0], r[1]) not in stored:
+                    fresh.setdefault((r[0], r[1]), r)
+            inserted += insert_flat(db, _INSERT_POSITION, ncols, [v for r in fresh.values() for v in r])
         insert_flat(db, _UPSERT_LIVE, ncols + 2, live_values, _UPSERT_LIVE_TAIL)
         insert_flat(db, _UPSERT_SEEN, 3, seen_values, _UPSERT_SEEN_TAIL)
         if consumer is not None:
