@@ -1,12 +1,15 @@
 """``icv bench ingest``: virtual terminals (one process) against the platform (another).
 
 Starts ``icv serve`` on a fresh data directory, then ``icv sim fleet`` with N
-terminals reporting every S seconds for T seconds; samples the server's CPU and
-RSS; stops the server and counts what the store holds. Every report the fleet
-saw acknowledged must be stored (lost = 0), none twice.
+terminals; once every terminal has had a warm-up to register, measures T seconds
+of reports every S seconds; samples the server's CPU and RSS; lets the store
+consumer drain, stops the server and counts what the store holds. Every report the
+fleet saw acknowledged must be stored (lost = 0), none twice.
 
-Figures: reports/s stored during the run, ack latency p50/p95/p99 (client side,
-send → 0x8001), server CPU (cores) and peak RSS, sent/acknowledged/stored/lost.
+Figures: reports/s stored in the measured window, ack latency p50/p95/p99 (client
+side, send → 0x8001, measured window only), server CPU (cores, and µs per report
+including storing — the figure that survives a busy machine), the fleet's CPU per
+report, peak RSS, sent/acknowledged/stored/lost.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +79,61 @@ def start_server(data_dir: Path, jt_port: int, api_port: int, extra_env: dict[st
     return subprocess.Popen([sys.executable, "-m", "icvcloud.cli", "serve"], env=env)
 
 
+def start_fleet(port: int, vehicles: int, interval_s: float, seconds: float, warmup_s: float,
+                stats_file: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([
+        sys.executable, "-m", "icvcloud.cli", "sim", "fleet", "--port", str(port), "--vehicles", str(vehicles),
+        "--interval", str(interval_s), "--seconds", str(seconds), "--warmup", str(warmup_s),
+        "--stats-file", str(stats_file)])
+
+
+def _cpu_s(p: psutil.Process) -> float:
+    t = p.cpu_times()
+    return float(t.user + t.system)
+
+
+def run_baseline(vehicles: int, interval_s: float, seconds: float, warmup_s: float) -> dict[str, Any]:
+    """The same fleet against bench/ack_server.py (answers at once, keeps nothing)."""
+    tmp = Path(tempfile.mkdtemp(prefix="icv-bench-baseline-"))
+    port = free_port()
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    server = subprocess.Popen([sys.executable, "-m", "bench.ack_server", str(port)], env=env, stdout=subprocess.PIPE)
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()  # "ready"
+        proc = psutil.Process(server.pid)
+        stats_file = tmp / "fleet.json"
+        warm_file = Path(str(stats_file) + ".warm")
+        fleet = start_fleet(port, vehicles, interval_s, seconds, warmup_s, stats_file)
+        fleet_proc = psutil.Process(fleet.pid)
+        cpu_warm, fleet_warm, at_warm = _cpu_s(proc), _cpu_s(fleet_proc), time.monotonic()
+        warmed = warmup_s <= 0
+        fleet_cpu = fleet_warm
+        while fleet.poll() is None:
+            time.sleep(0.25)
+            if not warmed and warm_file.exists():
+                cpu_warm, fleet_warm, at_warm, warmed = _cpu_s(proc), _cpu_s(fleet_proc), time.monotonic(), True
+            with contextlib.suppress(psutil.Error):
+                fleet_cpu = _cpu_s(fleet_proc)
+        cpu_end, window = _cpu_s(proc), time.monotonic() - at_warm
+        fl = json.loads(stats_file.read_text())
+        reports = max(1, fl.get("sent_after_warmup", fl["sent"]))
+        return {
+            "acked_reports_per_s": reports / window,
+            "ack_p50_ms": fl["ack_latency_ms"]["p50"],
+            "ack_p99_ms": fl["ack_latency_ms"]["p99"],
+            "server_cpu_us_per_report": (cpu_end - cpu_warm) / reports * 1e6,
+            "fleet_cpu_us_per_report": (fleet_cpu - fleet_warm) / reports * 1e6,
+        }
+    finally:
+        server.kill()
+        server.wait()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def stored_keys(data_dir: Path) -> list[tuple[str, int, int]]:
     db = sqlite3.connect(data_dir / "store.db")
     try:
@@ -83,79 +142,94 @@ def stored_keys(data_dir: Path) -> list[tuple[str, int, int]]:
         db.close()
 
 
-def run(vehicles: int, interval_s: float, seconds: float, keep: bool = False) -> dict[str, Any]:
+@dataclass
+class _Mark:
+    """Both processes' CPU and the platform's counters at one moment."""
+
+    at: float
+    server_cpu: Any
+    fleet_cpu_s: float
+    stored: int
+
+    @classmethod
+    def take(cls, server: psutil.Process, fleet: psutil.Process | None, api: str) -> _Mark:
+        fleet_cpu_s = 0.0
+        if fleet is not None:
+            with contextlib.suppress(psutil.Error):
+                ft = fleet.cpu_times()
+                fleet_cpu_s = ft.user + ft.system
+        return cls(time.monotonic(), server.cpu_times(), fleet_cpu_s, int(_health(api).get("positions_stored", 0)))
+
+
+def run(vehicles: int, interval_s: float, seconds: float, warmup_s: float, keep: bool = False) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="icv-bench-ingest-"))
     jt_port, api_port = free_port(), free_port()
+    api = f"http://127.0.0.1:{api_port}/health"
     server = start_server(tmp / "data", jt_port, api_port)
     proc = psutil.Process(server.pid)
     try:
-        _wait_http(f"http://127.0.0.1:{api_port}/health")
+        _wait_http(api)
         stats_file = tmp / "fleet.json"
-        fleet = subprocess.Popen([
-            sys.executable, "-m", "icvcloud.cli", "sim", "fleet", "--port", str(jt_port), "--vehicles",
-            str(vehicles), "--interval", str(interval_s), "--seconds", str(seconds), "--stats-file", str(stats_file)])
+        warm_file = Path(str(stats_file) + ".warm")
+        fleet = start_fleet(jt_port, vehicles, interval_s, seconds, warmup_s, stats_file)
         fleet_proc = psutil.Process(fleet.pid)
-        cpu0 = proc.cpu_times()
-        fleet_cpu_s = 0.0
-        t0 = time.monotonic()
+        start = warm = _Mark.take(proc, fleet_proc, api)
+        warmed = warmup_s <= 0
         peak_rss = 0
-        samples: list[tuple[float, int]] = []
+        last_fleet_cpu = 0.0
         while fleet.poll() is None:
-            time.sleep(0.5)
-            peak_rss = max(peak_rss, proc.memory_info().rss)
+            time.sleep(0.25)
+            with contextlib.suppress(psutil.Error):
+                peak_rss = max(peak_rss, proc.memory_info().rss)
+            if not warmed and warm_file.exists():
+                warm, warmed = _Mark.take(proc, fleet_proc, api), True
             with contextlib.suppress(psutil.Error):
                 ft = fleet_proc.cpu_times()
-                fleet_cpu_s = ft.user + ft.system
-            try:
-                h = _health(f"http://127.0.0.1:{api_port}/health")
-                samples.append((time.monotonic() - t0, int(h.get("positions_stored", 0))))
-            except OSError:
-                pass
-        wall = time.monotonic() - t0
-        cpu1 = proc.cpu_times()
-        connections_peak = vehicles
-        # Let the store consumer finish what is durable, then stop the server.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            h = _health(f"http://127.0.0.1:{api_port}/health")
-            if h.get("log_lag", 1) == 0:
-                break
+                last_fleet_cpu = ft.user + ft.system
+        end = _Mark.take(proc, None, api)
+        end.fleet_cpu_s = last_fleet_cpu
+        # Let the store consumer finish what is durable: CPU per report counts the
+        # whole of the work, storing included.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and _health(api).get("log_lag", 1) != 0:
             time.sleep(0.2)
+        drained = _Mark.take(proc, None, api)
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
         fl = json.loads(stats_file.read_text())
         keys = stored_keys(tmp / "data")
         stored = {(d, t, s) for d, t, s in keys}
         acked = {(p.lstrip("0"), int(datetime.fromisoformat(t).timestamp() * 1e6), s) for p, t, s in fl["acknowledged"]}
-        lost = len(acked - stored)
-        # Sustained rate: positions stored between 20 % and 90 % of the run.
-        steady = [(t, n) for t, n in samples if 0.2 * seconds <= t <= 0.9 * seconds]
-        rate = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) if len(steady) > 1 else len(keys) / wall
-        cpu_s = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
-        reports = max(1, len(keys))
+        window = max(1e-9, end.at - warm.at)
+        cpu = lambda a, b: (b.server_cpu.user + b.server_cpu.system) - (a.server_cpu.user + a.server_cpu.system)  # noqa: E731
+        in_window = max(1, drained.stored - warm.stored)
+        fleet_reports = max(1, fl.get("sent_after_warmup", fl["sent"]))
         return {
             "vehicles": vehicles,
             "interval_s": interval_s,
             "seconds": seconds,
+            "warmup_s": warmup_s,
             "offered_reports_per_s": vehicles / interval_s,
-            "stored_reports_per_s": rate,
+            # Sustained: stored between the end of the warm-up and the end of the run.
+            "stored_reports_per_s": (end.stored - warm.stored) / window,
             "ack_p50_ms": fl["ack_latency_ms"]["p50"],
             "ack_p95_ms": fl["ack_latency_ms"]["p95"],
             "ack_p99_ms": fl["ack_latency_ms"]["p99"],
-            "connected_peak": fl.get("connected_peak", connections_peak),
-            "server_cpu_cores": cpu_s / wall,
-            # CPU per stored report: the figure that survives a busy machine. The
-            # fleet's includes its start-up (registration of every terminal).
-            "server_cpu_us_per_report": cpu_s / reports * 1e6,
-            "server_cpu_system_share": (cpu1.system - cpu0.system) / cpu_s if cpu_s else 0.0,
-            "fleet_cpu_us_per_report": fleet_cpu_s / reports * 1e6,
+            "connected_peak": fl.get("connected_peak", vehicles),
+            "server_cpu_cores": cpu(warm, end) / window,
+            # CPU per report is the figure that survives a busy machine.
+            "server_cpu_us_per_report": cpu(warm, drained) / in_window * 1e6,
+            "server_cpu_system_share": ((drained.server_cpu.system - warm.server_cpu.system) / cpu(warm, drained)
+                                        if cpu(warm, drained) > 0 else 0.0),
+            "fleet_cpu_us_per_report": (end.fleet_cpu_s - warm.fleet_cpu_s) / fleet_reports * 1e6,
+            "warmup_server_cpu_s": cpu(start, warm),
             "load_average_1m": os.getloadavg()[0],
             "server_peak_rss_mb": peak_rss / 2**20,
             "sent": fl["sent"],
             "acknowledged": len(acked),
             "stored": len(keys),
             "duplicates_stored": len(keys) - len(stored),
-            "lost": lost,
+            "lost": len(acked - stored),
         }
     finally:
         if server.poll() is None:
@@ -170,11 +244,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="icv bench ingest")
     ap.add_argument("--vehicles", type=int, default=1000)
     ap.add_argument("--interval", type=float, default=1.0, help="report interval per vehicle, s")
-    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--seconds", type=float, default=30.0, help="measured seconds, after the warm-up")
+    ap.add_argument("--warmup", type=float, default=None,
+                    help="seconds for every terminal to register first (default: 5 + vehicles / 1000)")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the baseline run (the same fleet against a server that stores nothing)")
     args = ap.parse_args(argv)
-    f = run(args.vehicles, args.interval, args.seconds, args.keep)
+    warmup = args.warmup if args.warmup is not None else 5.0 + args.vehicles / 1000
+    f = run(args.vehicles, args.interval, args.seconds, warmup, args.keep)
+    if not args.no_baseline:
+        base = run_baseline(args.vehicles, args.interval, args.seconds, warmup)
+        f["baseline"] = base
+        # How much of a core icvcloud spends per report beyond answering it at once.
+        f["cpu_ratio_to_baseline"] = f["server_cpu_us_per_report"] / max(1e-9, base["server_cpu_us_per_report"])
     print(f"== ingest: {f['vehicles']} terminals every {f['interval_s']} s for {f['seconds']} s "
+          f"after a {f['warmup_s']:.0f} s warm-up "
           f"(offered {f['offered_reports_per_s']:,.0f} reports/s) ==")
     print(f"stored           {f['stored_reports_per_s']:>10,.0f} reports/s   (target >= {TARGET_RPS:,})")
     print(f"ack latency      p50 {f['ack_p50_ms']:.1f} ms  p95 {f['ack_p95_ms']:.1f} ms  "
@@ -183,6 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{f['server_cpu_us_per_report']:.0f} µs CPU per report ({f['server_cpu_system_share']:.0%} in the kernel; "
           f"fleet {f['fleet_cpu_us_per_report']:.0f} µs); "
           f"load average {f['load_average_1m']:.1f} on {os.cpu_count()} cores")
+    if "baseline" in f:
+        b = f["baseline"]
+        print(f"baseline         {b['acked_reports_per_s']:>10,.0f} reports/s acked by a server that stores "
+              f"nothing; ack p50 {b['ack_p50_ms']:.1f} ms p99 {b['ack_p99_ms']:.1f} ms; "
+              f"{b['server_cpu_us_per_report']:.0f} µs CPU per report (icvcloud: "
+              f"{f['cpu_ratio_to_baseline']:.1f}x)")
     print(f"reports          sent {f['sent']}, acknowledged {f['acknowledged']}, stored {f['stored']}, "
           f"lost {f['lost']}, duplicates {f['duplicates_stored']}")
     emit(f)

@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     sf.add_argument("--seed", type=int, default=808)
     sf.add_argument("--version", type=int, choices=[2013, 2019], default=2013)
     sf.add_argument("--stats-file", default=None, help="write final statistics (JSON) here")
+    sf.add_argument("--warmup", type=float, default=0.0,
+                    help="seconds before measuring (added to --seconds): ack latencies of the start-up are dropped")
     sf.set_defaults(func=_cmd_sim_fleet)
 
     d = sub.add_parser("decode", help="decode frames to JSON (one object per frame)")

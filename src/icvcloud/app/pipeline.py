@@ -60,12 +60,19 @@ def live_item(vehicle: Vehicle | None, p: Position) -> dict[str, Any]:
 
 class StorePipeline:
     def __init__(self, log_: Log, store: Store, hub: LiveHub | None = None, stats: PipelineStats | None = None,
-                 batch: int = 5000) -> None:
+                 batch: int = 50_000, min_batch: int = 20_000, max_delay_s: float = 0.5) -> None:
         self.log = log_
         self.store = store
         self.hub = hub
         self.stats = stats or PipelineStats()
+        #: At most this many records per store transaction.
         self.batch = batch
+        #: Gather at least this many records, or what came within ``max_delay_s``:
+        #: a store transaction costs per distinct index page it touches, so rows per
+        #: transaction matter (measured: 50,000-row batches of 10,000 terminals cost
+        #: a third of the CPU per row of 5,000-row ones).
+        self.min_batch = min_batch
+        self.max_delay_s = max_delay_s
         self.offset = 0
         self._vehicles: dict[str, Vehicle | None] = {}
         self._reasm = jt808.Reassembler(timeout_s=300.0, max_sets=4096)
@@ -94,6 +101,7 @@ class StorePipeline:
                     recs = await ahead if ahead is not None else await self.log.read(
                         self.offset, self.batch, timeout_s=0.5)
                     ahead = None
+                    recs = await self._gather(recs)
                     if recs:
                         # Read the next batch while this one is written: the two wait
                         # on different threads.
@@ -111,6 +119,21 @@ class StorePipeline:
         finally:
             if ahead is not None:
                 ahead.cancel()
+
+    async def _gather(self, recs: list[LogRecord]) -> list[LogRecord]:
+        """Top ``recs`` up to ``min_batch`` records with what arrives within ``max_delay_s``."""
+        if not recs or len(recs) >= self.min_batch:
+            return recs
+        deadline = time.monotonic() + self.max_delay_s
+        while len(recs) < self.min_batch:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more = await self.log.read(recs[-1].offset, self.batch - len(recs), timeout_s=left)
+            if not more:
+                break
+            recs.extend(more)
+        return recs
 
     def stop(self) -> None:
         self._stop.set()

@@ -181,7 +181,17 @@ def sim_fleet(args: argparse.Namespace) -> int:
         interval = (args.interval, args.interval) if args.interval else (10.0, 30.0)
         fleet = Fleet(host=args.host, port=args.port, vehicles=args.vehicles, seed=args.seed, interval_s=interval,
                       version=args.version)
-        task = asyncio.create_task(fleet.run(args.seconds))
+        warmup = max(0.0, args.warmup)
+        task = asyncio.create_task(fleet.run(None if args.seconds is None else args.seconds + warmup))
+        sent_at_warmup = 0
+        if warmup > 0:
+            # Registration of every terminal is a one-off burst: measure after it.
+            await asyncio.wait([task], timeout=warmup)
+            fleet.latency.reset()
+            sent_at_warmup = sum(t.sent for t in fleet.terminals)
+            if args.stats_file:  # tells a watching bench that the measured window starts
+                with open(args.stats_file + ".warm", "w", encoding="utf-8") as fh:
+                    json.dump({"sent": sent_at_warmup}, fh)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -194,6 +204,8 @@ def sim_fleet(args: argparse.Namespace) -> int:
         if args.stats_file:
             stats = fleet.stats_dict()
             stats["acknowledged"] = [[p, t.isoformat(), s] for p, t, s in fleet.acknowledged_reports()]
+            stats["warmup_s"] = warmup
+            stats["sent_after_warmup"] = stats["sent"] - sent_at_warmup
             with open(args.stats_file, "w", encoding="utf-8") as fh:
                 json.dump(stats, fh)
         return 0

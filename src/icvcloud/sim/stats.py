@@ -21,6 +21,12 @@ class LatencyRecorder:
         self.max_s = 0.0
         self._rng = seeded(seed)
 
+    def reset(self) -> None:
+        """Forget every sample (e.g. those of a warm-up)."""
+        self.samples.clear()
+        self.count = 0
+        self.max_s = 0.0
+
     def add(self, latency_s: float) -> None:
         self.count += 1
         self.max_s = max(self.max_s, latency_s)

@@ -15,13 +15,14 @@ import logging
 import random
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from icvcloud.protocols import jt808
 from icvcloud.protocols.jt808.codec import MAX_BODY_LEN, encode_body
 
+from .fastframes import ReportEncoder, general_reply
 from .identity import imei_for, plate_for, seeded
 from .stats import LatencyRecorder
 
@@ -126,6 +127,7 @@ class VirtualTerminal(asyncio.Protocol):
         self.version = version
         # 2019 headers carry BCD[10] (20 digits), 2011/2013 BCD[6] (12 digits).
         self._wire_phone = phone.rjust(20 if version == jt808.V2019 else 12, "0")
+        self._reports = ReportEncoder(self._wire_phone, version)
         self.rng = seeded(seed)
         self.plate = plate if plate is not None else plate_for(int(phone[-6:]) if phone[-6:].isdigit() else 0)
         self.plate_colour = plate_colour
@@ -147,6 +149,9 @@ class VirtualTerminal(asyncio.Protocol):
         self.wall_clock = wall_clock
         #: Called when the terminal needs polling sooner than it last said (the fleet reschedules it).
         self.on_wake: Callable[[], None] | None = None
+        #: Called with each platform message the terminal does not handle itself, after
+        #: its 0x0001 answer (0x9208 attachment requests, commands: see sim/attachments.py).
+        self.on_command: Callable[[jt808.Message], None] | None = None
 
         self.state = IDLE
         #: Why the platform refused us (state ``error``).
@@ -316,6 +321,10 @@ class VirtualTerminal(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         now = time.monotonic()
         for fr in self._splitter.iter_feed(data):
+            reply = general_reply(fr)  # most of what a terminal hears: skip the general decode
+            if reply is not None:
+                self._on_general_reply(reply, now)
+                continue
             try:
                 msg = jt808.decode(fr)
             except jt808.UnknownMessageId as e:
@@ -336,6 +345,8 @@ class VirtualTerminal(asyncio.Protocol):
                     int(self.wall_clock()))))
             elif mid != 0x8003:  # we never sub-package, so a resend request has nothing to resend
                 self._send(0x0001, jt808.TerminalReply(reply_seq=msg.seq, reply_msg_id=mid, result=0))
+                if self.on_command is not None:
+                    self.on_command(msg)
 
     # ------------------------------------------------------------ registration, authentication
 
@@ -472,6 +483,24 @@ class VirtualTerminal(asyncio.Protocol):
             }),
         )
 
+    def report_now(self, extras: Mapping[int, Any] | None = None, alarm: int = 0) -> int | None:
+        """Report at once (an alarm, say), with ``extras`` added to the usual additional
+        items and ``alarm`` bits set; acknowledged and back-filled like any report.
+        Returns the frame's serial number, or None if buffered while not online."""
+        now_wall = int(self.wall_clock())
+        loc = self._location(now_wall)
+        loc.alarm |= alarm
+        if extras:
+            loc.extras.update(extras)
+        record: Record = (now_wall, loc, False)
+        self.generated += 1
+        if self.state != ONLINE:
+            self._backlog.append(record)
+            self._trim_backlog()
+            return None
+        self._send_report(record, time.monotonic())
+        return (self._seq - 1) & 0xFFFF
+
     def _send_report(self, record: Record, now_mono: float) -> None:
         seq = self._send(LOCATION, record[1])
         self._pending[seq] = _Sent(LOCATION, [(record[0], record[1], True)], now_mono)
@@ -513,7 +542,11 @@ class VirtualTerminal(asyncio.Protocol):
         seq = self._seq
         self._seq = (seq + 1) & 0xFFFF
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(jt808.encode(msg_id, body, phone=self._wire_phone, seq=seq, version=self.version))
+            if msg_id == LOCATION:
+                frame = self._reports.encode(body, seq)  # type: ignore[arg-type]
+            else:
+                frame = jt808.encode(msg_id, body, phone=self._wire_phone, seq=seq, version=self.version)
+            self.transport.write(frame)
             self._last_tx = time.monotonic()
         return seq
 

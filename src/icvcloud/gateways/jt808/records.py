@@ -7,7 +7,13 @@ from typing import Any
 
 from icvcloud.model import Position, normalise_device_id
 from icvcloud.protocols import jt808
-from icvcloud.protocols.jt808.extras import item_to_json
+from icvcloud.protocols.jt808.extras import ITEMS, item_to_json
+
+
+_KEYS = tuple(f"0x{i:02x}" for i in range(256))
+# Scalar items (signal strength, satellites, fuel…) are most of what terminals send:
+# their JSON is {name: value}, no codec needed.
+_SCALARS = {iid: spec.name for iid, spec in ITEMS.items() if spec.codec is None}
 
 
 def _extras_json(loc: jt808.Location) -> dict[str, Any]:
@@ -15,7 +21,8 @@ def _extras_json(loc: jt808.Location) -> dict[str, Any]:
     for iid, v in loc.extras.items():
         if iid == 0x01:
             continue  # stored as its own column
-        out[f"0x{iid:02x}"] = item_to_json(iid, v)
+        name = _SCALARS.get(iid)
+        out[_KEYS[iid]] = {name: v} if name is not None and not isinstance(v, bytes) else item_to_json(iid, v)
     if loc.extras.tail:
         out["tail"] = loc.extras.tail.hex()
     return out

@@ -52,8 +52,11 @@ CREATE TABLE vehicles (
 CREATE INDEX vehicles_org ON vehicles (org_id);
 CREATE INDEX vehicles_type ON vehicles (vehicle_type);
 
--- The key is the dedup key (a re-sent report is ignored) and the track index
--- (device, time range) at once; WITHOUT ROWID stores the rows in that order.
+-- Rows are appended in arrival order (rowid), so a batch of reports from 10,000
+-- terminals dirties a few pages at the table's end; the unique index is the dedup
+-- key and the track index (device, time range) at once. Clustering the table itself
+-- by device (WITHOUT ROWID) dirtied one page per device per batch: measured 2x the
+-- CPU and 2.2x the wall time per stored row at 1 M rows.
 CREATE TABLE positions (
     device_id TEXT NOT NULL,
     device_time_us INTEGER NOT NULL,
@@ -70,8 +73,8 @@ CREATE TABLE positions (
     mileage_km REAL,
     backfill INTEGER NOT NULL,
     extras TEXT,
-    PRIMARY KEY (device_id, device_time_us, seq, item)
-) WITHOUT ROWID;
+    UNIQUE (device_id, device_time_us, seq, item)
+);
 
 -- One row per device: its newest position by device time (columns NULL until the
 -- first one) and whether it is online by receive time of its last message.
