@@ -416,8 +416,9 @@ class VirtualTerminal(asyncio.Protocol):
         self._failures = 0
         now = time.monotonic()
         if self._next_report is None:
-            # First report at a random point of the interval: spreads a fleet's load.
-            self._next_report = now + self.rng.uniform(0.0, self.interval_s)
+            # First report soon after coming online, as terminals do, at a random point
+            # of the first few seconds (the connection ramp already spreads a fleet).
+            self._next_report = now + self.rng.uniform(0.0, min(self.interval_s, 3.0))
         if self._backlog:
             self._backfill(now)
         if self.on_wake is not None:
