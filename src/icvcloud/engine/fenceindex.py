@@ -1,0 +1,412 @@
+"""Fences compiled for fast tests: shapely polygons in degrees, a grid of cells over
+them, one STRtree.
+
+Every fence becomes a polygon in WGS-84 degrees: polygons and rectangles as
+given; circles and corridors built in metres about their own centre (see
+:mod:`.geo`) and mapped back. Because the local projection is affine in degrees,
+point-in-polygon and segment–boundary tests in degrees are the tests in metres.
+Corridor sections with their own speed limit are also indexed on their own
+(:class:`LimitZone`).
+
+The grid (cells of :data:`CELL_DEG`, ~0.5 km) lists, per cell, the fences that may
+meet it: circles and rectangles by their bounding box, polygons and corridors by
+their geometry, so a long diagonal corridor sits only in the cells it passes
+through. A report looks up the one to four cells its segment spans — a dict look-up
+each; most cells are empty, and then the report costs nothing more. Querying the
+STRtree costs ~5 µs a call in Python, so it is kept for building the grid and for
+the rare segment spanning many cells. Fences too big for the grid (more than
+:data:`MAX_FENCE_CELLS` cells) are checked by bounding box on every report.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from icvcloud.model.fences import Fence
+
+from .context import VehicleContext
+from .geo import LocalFrame
+from .timeutil import Windows
+
+#: Largest gap (m) between a true circle and its polygon.
+CIRCLE_TOLERANCE_M = 0.25
+#: Grid cell size in degrees (~0.55 km north–south, ~0.45 km east–west at Zibo): about
+#: one report's segment at 30 s intervals, so a segment spans one to four cells.
+CELL_DEG = 0.005
+_PER_DEG = 1 / CELL_DEG
+#: Cell keys: ``ix * _ROW + iy`` (|iy| < _ROW / 2 for any latitude).
+_ROW = 1 << 20
+#: A fence over more cells than this is not put in the grid (see the module doc).
+MAX_FENCE_CELLS = 4096
+#: A segment over more cells than this asks the STRtree instead of the grid.
+MAX_QUERY_CELLS = 16
+#: Cells are registered slightly enlarged, so a point on a cell's edge (and float
+#: rounding of the cell computation) can never miss a fence.
+_CELL_PAD_DEG = 1e-9
+_QUERY_PAD_DEG = 1e-4
+
+BBox = tuple[float, float, float, float]
+
+
+def _to_degrees(geom: BaseGeometry, frame: LocalFrame) -> BaseGeometry:
+    return shapely.transform(geom, lambda xy: np.column_stack((frame.lon0 + xy[:, 0] / frame.mx,
+                                                               frame.lat0 + xy[:, 1] / frame.my)))
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry:
+    """A valid (multi)polygon from possibly self-intersecting input (a drawn bow-tie)."""
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+        polys = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+        geom = shapely.union_all(polys) if polys else shapely.Polygon()
+    return geom
+
+
+def circle_polygon(lon: float, lat: float, radius_m: float) -> BaseGeometry:
+    frame = LocalFrame(lon, lat)
+    # Sagitta r·(1 − cos(π/4q)) ≤ tolerance → segments per quarter circle.
+    q = max(8, math.ceil(math.pi / (4 * math.acos(max(-1.0, 1 - CIRCLE_TOLERANCE_M / radius_m)))))
+    return _to_degrees(shapely.Point(0.0, 0.0).buffer(radius_m, quad_segs=min(q, 256)), frame)
+
+
+def corridor_polygon(points: Iterable[tuple[float, float]], width_m: float) -> BaseGeometry:
+    pts = list(points)
+    lon0 = sum(p[0] for p in pts) / len(pts)
+    lat0 = sum(p[1] for p in pts) / len(pts)
+    frame = LocalFrame(lon0, lat0)
+    line = shapely.LineString([frame.to_xy(lo, la) for lo, la in pts])
+    return _to_degrees(line.buffer(width_m / 2, quad_segs=8), frame)
+
+
+def fence_geometry(f: Fence) -> BaseGeometry:
+    if f.kind == "circle":
+        assert f.center is not None and f.radius_m is not None
+        return circle_polygon(f.center[0], f.center[1], f.radius_m)
+    if f.kind == "rectangle":
+        (x0, y0), (x1, y1) = f.points
+        return shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    if f.kind == "polygon":
+        return _polygonal(shapely.Polygon(f.points))
+    return shapely.union_all([corridor_polygon(s.points, s.width_m) for s in f.sections])
+
+
+class CompiledFence:
+    """One fence ready for tests. Circles and rectangles are tested in closed form —
+    a shapely call costs 3–10 µs of overhead, more than the arithmetic, and the
+    circle test is then exact (the polygon is only the index's envelope); polygons
+    and corridors go through shapely's prepared geometries."""
+
+    __slots__ = ("bbox", "boundary", "centre", "circle", "convex", "everyone", "fence", "forbidden", "geom",
+                 "has_forbidden", "id", "order", "rect")
+
+    def __init__(self, fence: Fence) -> None:
+        self.fence = fence
+        self.id = fence.id
+        #: Position in the index (fences are evaluated in this order, whatever the look-up).
+        self.order = 0
+        self.geom = fence_geometry(fence)
+        shapely.prepare(self.geom)
+        self.boundary = self.geom.boundary
+        self.bbox: BBox = tuple(self.geom.bounds)  # type: ignore[assignment]
+        #: (lon0, lat0, m per degree lon, m per degree lat, r²) of a circle.
+        self.circle: tuple[float, float, float, float, float] | None = None
+        self.rect: BBox | None = None
+        if fence.kind == "circle":
+            assert fence.center is not None and fence.radius_m is not None
+            fr = LocalFrame(*fence.center)
+            r = fence.radius_m
+            self.circle = (fr.lon0, fr.lat0, fr.mx, fr.my, r * r)
+            self.bbox = (fr.lon0 - r / fr.mx, fr.lat0 - r / fr.my, fr.lon0 + r / fr.mx, fr.lat0 + r / fr.my)
+        elif fence.kind == "rectangle":
+            self.rect = self.bbox
+        hull = self.geom.convex_hull
+        self.convex = fence.kind in ("circle", "rectangle") or (
+            hull.area > 0 and self.geom.area >= hull.area * (1 - 1e-12))
+        self.forbidden = Windows(fence.forbidden)
+        self.has_forbidden = bool(fence.forbidden)
+        self.everyone = not (fence.vehicle_ids or fence.vehicle_types or fence.org_ids or fence.groups)
+        c = self.geom.representative_point() if not self.geom.is_empty else shapely.Point(0.0, 0.0)
+        self.centre = (float(c.x), float(c.y))
+
+    def applies(self, v: VehicleContext) -> bool:
+        return self.everyone or self.fence.applies_to(v.vehicle_id, v.org_id, v.vehicle_type, v.group)
+
+    def contains(self, lon: float, lat: float) -> bool:
+        c = self.circle
+        if c is not None:
+            dx, dy = (lon - c[0]) * c[2], (lat - c[1]) * c[3]
+            return dx * dx + dy * dy <= c[4]
+        r = self.rect
+        if r is not None:
+            return r[0] <= lon <= r[2] and r[1] <= lat <= r[3]
+        return bool(shapely.contains_xy(self.geom, lon, lat))
+
+    def _span(self, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float] | None:
+        """For the convex closed-form shapes: the parameter interval of the line
+        (x0, y0) + s·(x1 − x0, y1 − y0) that lies inside, or None."""
+        c = self.circle
+        if c is not None:
+            ax, ay = (x0 - c[0]) * c[2], (y0 - c[1]) * c[3]
+            dx, dy = (x1 - x0) * c[2], (y1 - y0) * c[3]
+            a = dx * dx + dy * dy
+            b = 2 * (ax * dx + ay * dy)
+            disc = b * b - 4 * a * (ax * ax + ay * ay - c[4])
+            if a == 0.0 or disc <= 0.0:
+                return None
+            sq = math.sqrt(disc)
+            return (-b - sq) / (2 * a), (-b + sq) / (2 * a)
+        assert self.rect is not None
+        return clip(self.rect, x0, y0, x1, y1)
+
+    def crossings(self, x0: float, y0: float, x1: float, y1: float, in0: bool, in1: bool,
+                  seg: BaseGeometry | None = None) -> list[tuple[float, bool]]:
+        """Where along the straight segment (x0, y0)→(x1, y1) the vehicle enters/leaves
+        the fence: ``[(fraction 0..1, entering), …]``, consistent with the known end
+        states ``in0``/``in1``. Intersections split the segment into pieces, and each
+        piece's midpoint says whether it is inside, which stays right at vertices and
+        tangents where counting crossings would not."""
+        if in0 and in1 and self.convex:
+            return []
+        if self.circle is not None or self.rect is not None:
+            span = self._span(x0, y0, x1, y1)
+            if span is None:
+                return _transitions(in0, in1, [], [])
+            lo, hi = span
+            cuts = sorted(c for c in (lo, hi) if 0.0 < c < 1.0)
+            edges = [0.0, *cuts, 1.0]
+            return _transitions(in0, in1, cuts, [lo < (a + b) / 2 < hi for a, b in itertools.pairwise(edges)])
+        if not in0 and not in1:
+            span = clip(self.bbox, x0, y0, x1, y1)
+            if span is None or span[1] < 0.0 or span[0] > 1.0:
+                return []  # the segment misses even the bounding box
+        if seg is None:
+            seg = shapely.LineString([(x0, y0), (x1, y1)])
+        if not in0 and not in1 and not self.geom.intersects(seg):
+            return []
+        if in0 and in1 and self.geom.contains(seg):
+            return []
+        return self.boundary_crossings(x0, y0, x1, y1, in0, in1, seg)
+
+    def boundary_crossings(self, x0: float, y0: float, x1: float, y1: float, in0: bool, in1: bool,
+                           seg: BaseGeometry) -> list[tuple[float, bool]]:
+        """:meth:`crossings` for shapely-tested fences once it is known the segment
+        meets the boundary."""
+        pts = shapely.get_coordinates(shapely.intersection(seg, self.boundary))
+        dx, dy = x1 - x0, y1 - y0
+        dd = dx * dx + dy * dy
+        if dd == 0.0:
+            return _transitions(in0, in1, [], [])
+        fr = sorted({((px - x0) * dx + (py - y0) * dy) / dd for px, py in pts.tolist()})
+        cuts = [c for c in fr if 0.0 < c < 1.0]
+        edges = [0.0, *cuts, 1.0]
+        mids = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
+        inside = shapely.contains_xy(self.geom, [x0 + m * dx for m in mids], [y0 + m * dy for m in mids]).tolist()
+        return _transitions(in0, in1, cuts, inside)
+
+
+def clip(box: BBox, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float] | None:
+    """Liang–Barsky: the parameter interval of the line (x0, y0) + s·(x1 − x0, y1 − y0)
+    inside the axis-aligned ``box``, or None."""
+    lo, hi = -math.inf, math.inf
+    for p0, d, mn, mx in ((x0, x1 - x0, box[0], box[2]), (y0, y1 - y0, box[1], box[3])):
+        if d == 0.0:
+            if not mn <= p0 <= mx:
+                return None
+            continue
+        t1, t2 = (mn - p0) / d, (mx - p0) / d
+        if t1 > t2:
+            t1, t2 = t2, t1
+        lo, hi = max(lo, t1), min(hi, t2)
+    return (lo, hi) if lo < hi else None
+
+
+def _transitions(in0: bool, in1: bool, cuts: list[float], inside: list[bool]) -> list[tuple[float, bool]]:
+    """States at 0, on each piece between cuts, and at 1 → the changes between them."""
+    states = [in0, *inside, in1]
+    places = [0.0, *cuts, 1.0]
+    out: list[tuple[float, bool]] = []
+    cur = in0
+    for i in range(1, len(states)):
+        if states[i] != cur:
+            out.append((places[i - 1], states[i]))
+            cur = states[i]
+    return out
+
+
+class LimitZone:
+    """A corridor section that carries its own speed limit."""
+
+    __slots__ = ("bbox", "everyone", "fence", "geom", "limit_kmh", "order")
+
+    def __init__(self, fence: Fence, geom: BaseGeometry, limit_kmh: float) -> None:
+        self.fence = fence
+        self.geom = geom
+        shapely.prepare(geom)
+        self.bbox: BBox = tuple(geom.bounds)  # type: ignore[assignment]
+        self.limit_kmh = limit_kmh
+        self.everyone = not (fence.vehicle_ids or fence.vehicle_types or fence.org_ids or fence.groups)
+        self.order = 0
+
+    def applies(self, v: VehicleContext) -> bool:
+        return self.everyone or self.fence.applies_to(v.vehicle_id, v.org_id, v.vehicle_type, v.group)
+
+
+def cell(lon: float, lat: float) -> int:
+    """The grid cell key of a point."""
+    return math.floor(lon * _PER_DEG) * _ROW + math.floor(lat * _PER_DEG)
+
+
+def _cell_range(b: BBox) -> tuple[int, int, int, int]:
+    return (math.floor(b[0] * _PER_DEG), math.floor(b[1] * _PER_DEG), math.floor(b[2] * _PER_DEG),
+            math.floor(b[3] * _PER_DEG))
+
+
+class FenceIndex:
+    """All enabled fences, compiled, with the grid and one STRtree over them and their
+    limit zones."""
+
+    def __init__(self, fences: Iterable[Fence] = (), version: int = 0) -> None:
+        self.version = version
+        self.by_id: dict[int, CompiledFence] = {}
+        entries: list[CompiledFence | LimitZone] = []
+        for f in fences:
+            if not f.enabled:
+                continue
+            cf = CompiledFence(f)
+            if cf.geom.is_empty:
+                continue
+            self.by_id[f.id] = cf
+            entries.append(cf)
+            if f.kind == "corridor":
+                for s in f.sections:
+                    if s.speed_limit_kmh is not None:
+                        entries.append(LimitZone(f, corridor_polygon(s.points, s.width_m), s.speed_limit_kmh))
+        for i, e in enumerate(entries):
+            e.order = i
+        self.entries = entries
+        self.deviation_corridors = [cf for cf in self.by_id.values()
+                                    if cf.fence.kind == "corridor" and cf.fence.deviation_after_s is not None]
+        self.tree = shapely.STRtree([e.geom for e in entries]) if entries else None
+        #: cell → the fences / limit zones that may meet it, in index order.
+        self.cells: dict[int, tuple[CompiledFence, ...]] = {}
+        self.zone_cells: dict[int, tuple[LimitZone, ...]] = {}
+        #: Fences and zones too big for the grid.
+        self.big: tuple[CompiledFence, ...] = ()
+        self.big_zones: tuple[LimitZone, ...] = ()
+        self._build_grid()
+
+    def _build_grid(self) -> None:
+        cells: dict[int, list[CompiledFence]] = {}
+        zone_cells: dict[int, list[LimitZone]] = {}
+        big: list[CompiledFence] = []
+        big_zones: list[LimitZone] = []
+        for e in self.entries:
+            if not all(math.isfinite(c) for c in e.bbox):
+                n = MAX_FENCE_CELLS + 1
+            else:
+                ix0, iy0, ix1, iy1 = _cell_range(e.bbox)
+                n = (ix1 - ix0 + 1) * (iy1 - iy0 + 1)
+            if n > MAX_FENCE_CELLS:
+                if isinstance(e, CompiledFence):
+                    big.append(e)
+                else:
+                    big_zones.append(e)
+                continue
+            gx, gy = (g.ravel() for g in np.meshgrid(np.arange(ix0, ix1 + 1), np.arange(iy0, iy1 + 1), indexing="ij"))
+            if n > 4 and not (isinstance(e, CompiledFence) and (e.circle is not None or e.rect is not None)):
+                # Only the cells the geometry meets. (A circle is tested exactly, not as its
+                # polygon, so it and rectangles keep all the cells of their true box.)
+                pad = _CELL_PAD_DEG
+                hit = shapely.intersects(e.geom, shapely.box(gx / _PER_DEG - pad, gy / _PER_DEG - pad,
+                                                             (gx + 1) / _PER_DEG + pad, (gy + 1) / _PER_DEG + pad))
+                gx, gy = gx[hit], gy[hit]
+            keys = (gx * _ROW + gy).tolist()
+            target: dict[int, list[Any]] = cells if isinstance(e, CompiledFence) else zone_cells  # type: ignore[assignment]
+            for k in keys:
+                target.setdefault(k, []).append(e)
+        self.cells = {k: tuple(v) for k, v in cells.items()}
+        self.zone_cells = {k: tuple(v) for k, v in zone_cells.items()}
+        self.big = tuple(big)
+        self.big_zones = tuple(big_zones)
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def query_box(self, bbox: BBox) -> list[CompiledFence | LimitZone]:
+        if self.tree is None:
+            return []
+        idx = self.tree.query(shapely.box(*bbox))
+        idx.sort()
+        entries = self.entries
+        return [entries[i] for i in idx.tolist()]
+
+    def fences_near(self, x0: float, y0: float, x1: float, y1: float) -> Sequence[CompiledFence]:
+        """The fences that may meet the box (a superset of those whose geometry does), in
+        index order."""
+        ix0, iy0 = math.floor(x0 * _PER_DEG), math.floor(y0 * _PER_DEG)
+        ix1, iy1 = math.floor(x1 * _PER_DEG), math.floor(y1 * _PER_DEG)
+        cells = self.cells
+        if ix0 == ix1 and iy0 == iy1:
+            found: Sequence[CompiledFence] = cells.get(ix0 * _ROW + iy0, ())
+        elif (ix1 - ix0 + 1) * (iy1 - iy0 + 1) <= MAX_QUERY_CELLS:
+            seen: dict[int, CompiledFence] = {}
+            for ix in range(ix0, ix1 + 1):
+                for iy in range(iy0, iy1 + 1):
+                    c = cells.get(ix * _ROW + iy)
+                    if c:
+                        for f in c:
+                            seen[f.order] = f
+            found = [seen[o] for o in sorted(seen)] if len(seen) > 1 else list(seen.values())
+        else:
+            m = _QUERY_PAD_DEG  # a circle's true box may exceed its polygon's by up to CIRCLE_TOLERANCE_M
+            found = [e for e in self.query_box((x0 - m, y0 - m, x1 + m, y1 + m)) if isinstance(e, CompiledFence)]
+        if self.big:
+            both = {f.order: f for f in found}
+            for f in self.big:
+                both[f.order] = f
+            found = [both[o] for o in sorted(both)]
+        return found
+
+    def zones_at(self, lon: float, lat: float) -> Sequence[LimitZone]:
+        """The limit zones that may contain the point, in index order."""
+        found = self.zone_cells.get(math.floor(lon * _PER_DEG) * _ROW + math.floor(lat * _PER_DEG), ())
+        if self.big_zones:
+            both = {z.order: z for z in (*found, *self.big_zones)}
+            found = tuple(both[o] for o in sorted(both))
+        return found
+
+    def anything_near(self, x0: float, y0: float, x1: float, y1: float) -> bool:
+        """Whether any fence or limit zone may meet the box (False: nothing to test)."""
+        if self.big or self.big_zones:
+            return True
+        ix0, iy0 = math.floor(x0 * _PER_DEG), math.floor(y0 * _PER_DEG)
+        ix1, iy1 = math.floor(x1 * _PER_DEG), math.floor(y1 * _PER_DEG)
+        cells, zones = self.cells, self.zone_cells
+        if ix0 == ix1 and iy0 == iy1:
+            k = ix0 * _ROW + iy0
+            return k in cells or k in zones
+        if (ix1 - ix0 + 1) * (iy1 - iy0 + 1) > MAX_QUERY_CELLS:
+            return self.tree is not None
+        for ix in range(ix0, ix1 + 1):
+            for iy in range(iy0, iy1 + 1):
+                k = ix * _ROW + iy
+                if k in cells or k in zones:
+                    return True
+        return False
+
+
+# ------------------------------------------------------------------------------ crossings
+
+#: (device time µs, fence id, entering?, lon, lat) of one boundary crossing.
+Transition = tuple[int, int, bool, float, float]
+
+
+def contains_point(geom: BaseGeometry, lon: float, lat: float) -> bool:
+    return bool(shapely.contains_xy(geom, lon, lat))
