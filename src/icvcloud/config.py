@@ -37,6 +37,9 @@ class StorageConfig:
     #: Log records are kept at least this long (and until every consumer passed them).
     log_retention_h: float = 72.0
     track_retention_days: int = 190
+    #: Alarms with their handling (≥ 3 years by regulation), pruned every ``prune_every_h``.
+    alarm_retention_days: int = 1100
+    prune_every_h: float = 24.0
 
 
 @dataclass
@@ -62,6 +65,123 @@ class SimConfig:
 
 
 @dataclass
+class ConsoleConfig:
+    """The web console (see docs/console.md). The default basemap is offline: only
+    the GeoJSON roads and districts the platform serves, no request leaves the machine."""
+
+    #: "none" (offline GeoJSON only), "osm", "tianditu" (needs ``tianditu_key``) or
+    #: "custom" (``tile_url``, e.g. a licensed commercial basemap).
+    basemap: str = "none"
+    #: custom: a raster tile URL with {z}, {x}, {y} (and optionally {s} for ``tile_subdomains``).
+    tile_url: str = ""
+    tile_subdomains: str = ""
+    #: custom: the tiles' coordinate system: "wgs84" (also CGCS2000) or "gcj02" (AMap, Tencent):
+    #: the console then shifts everything it draws to GCJ-02 at display time.
+    tile_coords: str = "wgs84"
+    tile_attribution: str = ""
+    tile_max_zoom: int = 18
+    tianditu_key: str = ""
+    #: GeoJSON files for the offline basemap; empty: the schematic Zibo network and districts.
+    roads_geojson: str = ""
+    districts_geojson: str = ""
+    #: The initial view (WGS-84): all of Zibo on a laptop screen.
+    center_lon: float = 118.02
+    center_lat: float = 36.64
+    zoom: float = 8.2
+
+
+@dataclass
+class AttachmentsConfig:
+    """Active-safety evidence files (0x9208 → attachment server; see docs/attachments.md)."""
+
+    enabled: bool = True
+    host: str = "0.0.0.0"  # noqa: S104 - terminals connect from anywhere, like the gateway
+    #: 0: any free port (announced in 0x9208 as bound). Production sets a fixed port
+    #: (e.g. 6809) and ``public_host``, the address terminals reach it at.
+    port: int = 0
+    #: Announced to terminals in 0x9208: the address they can reach (not a wildcard).
+    public_host: str = "127.0.0.1"
+    #: 0: the port the server listens on.
+    public_tcp_port: int = 0
+    public_udp_port: int = 0
+    #: Issue 0x9208 for every active-safety alarm whose identification announces files.
+    request_on_alarm: bool = True
+    max_file_bytes: int = 64 << 20
+    max_files: int = 32
+    #: Data bytes one stream frame may carry (terminals send at most 64 KiB).
+    max_data_bytes: int = 1 << 20
+    idle_timeout_s: float = 120.0
+    #: An unfinished upload keeps its received ranges this long for the terminal to resume.
+    upload_ttl_s: float = 3600.0
+    #: "auto", "jsatl" (苏标) or "gdrta" (粤标): the width of the alarm identification.
+    variant: str = "auto"
+    #: Key of the alarm numbers' HMAC; empty: one generated into data_dir/attachments/.secret.
+    secret: str = ""
+
+
+@dataclass
+class AlarmsConfig:
+    """Alarm storage, notifications and commands (see docs/alarms.md)."""
+
+    enabled: bool = True
+    #: Rule profiles (TOML or JSON, the engine's format: docs/engine.md); empty: the
+    #: built-in defaults. Profiles stored through the API are layered after the file's.
+    rules_file: str = ""
+    #: A repeat of the same alarm type on the same vehicle within this many seconds
+    #: (device time) of an unhandled alarm is merged into it.
+    merge_window_s: float = 300.0
+    #: The engine's state is checkpointed this often (a restart replays at most this much).
+    checkpoint_s: float = 30.0
+    #: Time-driven rules (offline, stops) run this often.
+    tick_s: float = 5.0
+    #: A command with no answer from the terminal after this long is timed_out.
+    command_timeout_s: float = 60.0
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 12
+    #: First retry after this long, doubling up to an hour.
+    webhook_backoff_s: float = 5.0
+
+
+@dataclass
+class ScaleoutConfig:
+    """The scale-out mode (see docs/scaling.md): NATS JetStream as the log, PostgreSQL
+    + PostGIS as the store, and ``icv gateway jt808`` / ``icv worker`` / ``icv api``
+    processes started separately (or ``icv serve --mode scaleout``, one of each)."""
+
+    #: What ``icv serve`` runs without --mode: "embedded" or "scaleout".
+    mode: str = "embedded"
+    #: NATS servers, comma-separated (any of a cluster's; the client learns the rest).
+    nats_servers: str = "nats://127.0.0.1:4222"
+    stream: str = "ICV_LOG"
+    subject_prefix: str = "icv.log"
+    #: Log partitions (devices hash into them; a worker owns whole partitions). More
+    #: partitions than workers you will ever run; changing it re-homes devices.
+    partitions: int = 16
+    #: JetStream replicas of the log, the consumers and the lease bucket: 3 on a cluster.
+    replicas: int = 1
+    #: Log size limit in bytes (-1: none); age is storage.log_retention_h.
+    log_max_bytes: int = -1
+    #: An append not confirmed by JetStream within this fails (terminals re-send).
+    publish_timeout_s: float = 5.0
+    postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/icvcloud"
+    #: PostgreSQL schema holding the store's tables (PostGIS in public).
+    postgres_schema: str = "icv"
+    postgres_pool: int = 10
+    #: Day partitions of positions kept ready before/after today.
+    partition_days_ahead: int = 3
+    partition_days_back: int = 7
+    #: A worker's partition leases expire this long after its last renewal: the
+    #: takeover time after a worker dies.
+    lease_ttl_s: float = 6.0
+    #: A worker's name in the lease bucket (empty: host name and process ID).
+    worker_id: str = ""
+    #: NATS KV bucket of workers and partition leases.
+    lease_bucket: str = "icv_workers"
+    #: Core NATS subject of live updates from workers to API processes.
+    live_subject: str = "icv.live"
+
+
+@dataclass
 class LoggingConfig:
     level: str = "INFO"
     json: bool = True
@@ -75,6 +195,10 @@ class Config:
     live: LiveConfig = field(default_factory=LiveConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    attachments: AttachmentsConfig = field(default_factory=AttachmentsConfig)
+    scaleout: ScaleoutConfig = field(default_factory=ScaleoutConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -158,6 +282,70 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{name} {port} is not a TCP port")
     if cfg.sim.protocol_version not in (2013, 2019):
         raise ConfigError("sim.protocol_version must be 2013 or 2019")
+    _validate_console(cfg.console)
+    _validate_scaleout(cfg.scaleout)
+    _validate_attachments(cfg.attachments)
+    _validate_alarms(cfg)
+
+
+def _validate_scaleout(s: ScaleoutConfig) -> None:
+    if s.mode not in ("embedded", "scaleout"):
+        raise ConfigError(f"scaleout.mode must be embedded or scaleout, not {s.mode!r}")
+    if not 1 <= s.partitions <= 1024:
+        raise ConfigError("scaleout.partitions must be 1-1024")
+    if s.replicas not in (1, 3, 5):
+        raise ConfigError("scaleout.replicas must be 1, 3 or 5")
+    if not [u for u in s.nats_servers.split(",") if u.strip()]:
+        raise ConfigError("scaleout.nats_servers names no server")
+    if s.lease_ttl_s < 1 or s.publish_timeout_s <= 0 or s.postgres_pool < 2:
+        raise ConfigError("scaleout.lease_ttl_s >= 1, publish_timeout_s > 0 and postgres_pool >= 2 are needed")
+
+
+def _validate_alarms(cfg: Config) -> None:
+    a, st = cfg.alarms, cfg.storage
+    for name, v in (("alarms.merge_window_s", a.merge_window_s), ("alarms.checkpoint_s", a.checkpoint_s)):
+        if v < 0:
+            raise ConfigError(f"{name} must be >= 0")
+    for name, v in (("alarms.tick_s", a.tick_s), ("alarms.command_timeout_s", a.command_timeout_s),
+                    ("alarms.webhook_timeout_s", a.webhook_timeout_s),
+                    ("alarms.webhook_backoff_s", a.webhook_backoff_s), ("storage.prune_every_h", st.prune_every_h)):
+        if v <= 0:
+            raise ConfigError(f"{name} must be > 0")
+    for name, n in (("alarms.webhook_max_attempts", a.webhook_max_attempts),
+                    ("storage.alarm_retention_days", st.alarm_retention_days),
+                    ("storage.track_retention_days", st.track_retention_days)):
+        if n < 1:
+            raise ConfigError(f"{name} must be >= 1")
+
+
+def _validate_attachments(a: AttachmentsConfig) -> None:
+    for name, port in (("port", a.port), ("public_tcp_port", a.public_tcp_port),
+                       ("public_udp_port", a.public_udp_port)):
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"attachments.{name} {port} is not a port")
+    if a.variant not in ("auto", "jsatl", "gdrta"):
+        raise ConfigError(f"attachments.variant must be auto, jsatl or gdrta, not {a.variant!r}")
+    if not a.public_host or len(a.public_host.encode()) > 255:
+        raise ConfigError("attachments.public_host must be an address terminals can reach")
+    if min(a.max_file_bytes, a.max_files, a.max_data_bytes) <= 0 or min(a.idle_timeout_s, a.upload_ttl_s) <= 0:
+        raise ConfigError("attachments limits must be positive")
+
+
+def _validate_console(c: ConsoleConfig) -> None:
+    if c.basemap not in ("none", "osm", "tianditu", "custom"):
+        raise ConfigError(f"console.basemap must be none, osm, tianditu or custom, not {c.basemap!r}")
+    if c.tile_coords not in ("wgs84", "gcj02"):
+        raise ConfigError(f"console.tile_coords must be wgs84 or gcj02, not {c.tile_coords!r}")
+    if c.basemap == "tianditu" and not c.tianditu_key:
+        raise ConfigError("console.basemap = tianditu needs console.tianditu_key (a 天地图 browser key)")
+    if c.basemap == "custom" and not all(k in c.tile_url for k in ("{z}", "{x}", "{y}")):
+        raise ConfigError("console.basemap = custom needs console.tile_url with {z}, {x} and {y}")
+    if "{s}" in c.tile_url and not c.tile_subdomains:
+        raise ConfigError("console.tile_url has {s}: set console.tile_subdomains, e.g. \"abc\" or \"1234\"")
+    if not (-180 <= c.center_lon <= 180 and -90 <= c.center_lat <= 90 and 0 <= c.zoom <= 22):
+        raise ConfigError("console.center_lon/center_lat/zoom out of range")
+    if not 1 <= c.tile_max_zoom <= 22:
+        raise ConfigError("console.tile_max_zoom must be 1-22")
 
 
 def to_toml(cfg: Config) -> str:

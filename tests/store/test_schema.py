@@ -25,7 +25,7 @@ async def test_open_applies_migrations_once(tmp_path: Path) -> None:
         await s.open()
         await s.close()
     db = sqlite3.connect(path)
-    assert [r[0] for r in db.execute("SELECT version FROM schema_version")] == [1]
+    assert [r[0] for r in db.execute("SELECT version FROM schema_version")] == [m.version for m in migrations("sqlite")]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
 

@@ -20,6 +20,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _msg_id(payload: bytes) -> str | None:
+    # The log keeps frames as received: flags and 0x7D escapes included.
+    if payload[:1] == b"\x7e":
+        payload = payload[1:].replace(b"\x7d\x02", b"\x7e").replace(b"\x7d\x01", b"\x7d")
     return f"0x{int.from_bytes(payload[:2], 'big'):04X}" if len(payload) >= 2 else None
 
 

@@ -38,3 +38,5 @@ class ApiServices:
     #: Extra fields for /health (uptime, connections, log lag…); must be cheap.
     health: Callable[[], dict[str, Any]] = _no_health
     settings: ApiSettings = field(default_factory=ApiSettings)
+    #: Alarms, commands, notifications (``alarm_services.AlarmServices``); None: those endpoints answer 503.
+    alarms: Any = None

@@ -22,6 +22,8 @@ from icvcloud.store.base import Store
 from icvcloud.store.sqlite import SqliteStore
 
 from .admission import StoreAdmission
+from .alarm_runtime import AlarmRuntime
+from .attachments import AttachmentService
 from .pipeline import StorePipeline
 
 log = logging.getLogger("icvcloud.platform")
@@ -50,7 +52,18 @@ class Platform:
         )
         self.pipeline = StorePipeline(self.log, self.store, self.hub, self.pipeline_stats)
         self.admission.invalidate.append(self.pipeline.invalidate)
-        self.registry = make_registry(PlatformCollector([self.gateway_stats], self.pipeline_stats, self._log_stats))
+        # Alarms: rule engine consumer, alarm store, commands, notifications (docs/alarms.md).
+        self.alarm_runtime = AlarmRuntime.for_platform(cfg, self.log, self.store, self.gateway)
+        if self.alarm_runtime is not None:
+            self.admission.invalidate.append(self.alarm_runtime.invalidate)
+        # Active-safety evidence files: attachment server + 0x9208 requests (docs/attachments.md).
+        self.attachments = (AttachmentService(cfg, self.log, self.store, self.gateway.send,
+                                              self.alarm_runtime.attachment_sink if self.alarm_runtime else None)
+                            if cfg.attachments.enabled else None)
+        gateways = [self.gateway_stats] + ([self.attachments.stats] if self.attachments else [])
+        self.registry = make_registry(PlatformCollector(gateways, self.pipeline_stats, self._log_stats))
+        if self.alarm_runtime is not None:
+            self.registry.register(self.alarm_runtime.collector())
         self.jt808_port = cfg.jt808.port
         self.api_port = cfg.api.port
         self._tasks: list[asyncio.Task[Any]] = []
@@ -72,6 +85,7 @@ class Platform:
             "log_offset": self.log.last_offset(),
             "log_lag": self.pipeline_stats.lag(),
             "positions_stored": self.pipeline_stats.positions_stored,
+            **(self.alarm_runtime.health() if self.alarm_runtime is not None else {}),
         }
 
     async def start(self, *, api: bool = True) -> None:
@@ -82,6 +96,12 @@ class Platform:
         self._tasks.append(asyncio.create_task(self.pipeline.run(), name="store-consumer"))
         self._tasks.append(asyncio.create_task(self._offline_sweep(), name="offline-sweep"))
         self._tasks.append(asyncio.create_task(self._retention(), name="retention"))
+        if self.attachments is not None:
+            await self.attachments.start()
+        if self.alarm_runtime is not None:
+            numbers = self.attachments.numbers if self.attachments is not None else None
+            self.alarm_runtime.set_alarm_numbers(numbers.assign if numbers is not None else None)
+            await self.alarm_runtime.start()
         if api:
             await self._start_api()
 
@@ -89,9 +109,12 @@ class Platform:
         import uvicorn
 
         from icvcloud.api import ApiServices, create_app
+        from icvcloud.api.console import ConsoleSettings
 
         app = create_app(ApiServices(store=self.store, log=self.log, hub=self.hub, registry=self.registry,
-                                     health=self.health))
+                                     health=self.health,
+                                     alarms=self.alarm_runtime.api_services() if self.alarm_runtime else None),
+                         ConsoleSettings.from_config(self.cfg.console))
         server = _EmbeddedUvicorn(uvicorn.Config(app, host=self.cfg.api.host, port=self.cfg.api.port,
                                                  log_level="warning", lifespan="on", access_log=False))
         self._api_server = server
@@ -122,7 +145,10 @@ class Platform:
             await asyncio.sleep(3600)
             try:
                 cutoff_us = int((time.time() - self.cfg.storage.log_retention_h * 3600) * 1e6)
-                n = await self.log.prune(self.pipeline.offset, cutoff_us)
+                keep = self.pipeline.offset
+                if self.alarm_runtime is not None:  # the alarm engine replays from its checkpoint
+                    keep = min(keep, self.alarm_runtime.restart_offset)
+                n = await self.log.prune(keep, cutoff_us)
                 if n:
                     log.info("log retention removed %d records", n)
             except Exception:
@@ -130,7 +156,11 @@ class Platform:
 
     async def stop(self) -> None:
         await self.gateway.stop()
+        if self.attachments is not None:
+            await self.attachments.stop()
         self.pipeline.stop()
+        if self.alarm_runtime is not None:
+            await self.alarm_runtime.stop()
         if self._api_server is not None:
             self._api_server.should_exit = True
         for t in self._tasks:

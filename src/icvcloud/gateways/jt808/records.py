@@ -9,7 +9,6 @@ from icvcloud.model import Position, normalise_device_id
 from icvcloud.protocols import jt808
 from icvcloud.protocols.jt808.extras import ITEMS, item_to_json
 
-
 _KEYS = tuple(f"0x{i:02x}" for i in range(256))
 # Scalar items (signal strength, satellites, fuel…) are most of what terminals send:
 # their JSON is {name: value}, no codec needed.
