@@ -1,0 +1,236 @@
+"""Attachment retrieval wired together: the attachment server, and a log consumer
+that asks terminals for the evidence of their active-safety alarms (0x9208).
+
+The requester reads the durable log like the store consumer does (its own offset,
+committed in the store), so a request is issued once the alarm's report is on disk
+and again after a crash only for reports it had not passed yet — and a repeated
+request is harmless: the alarm number is derived from the alarm, so it names the
+same upload. Requests to terminals that are not connected wait (``retry_s``) until
+``pending_ttl_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from icvcloud.config import Config
+from icvcloud.gateways.jt808.attachment_request import (
+    AlarmNumbers,
+    AttachmentRequestSettings,
+    encode_request_body,
+    requests_in,
+)
+from icvcloud.gateways.jt808.attachments import (
+    AttachmentServer,
+    AttachmentServerSettings,
+    AttachmentSink,
+)
+from icvcloud.gateways.jt808.records import positions_from
+from icvcloud.log.base import Log, LogRecord
+from icvcloud.protocols import jt808
+from icvcloud.protocols.jt808.active_safety import ITEM_LENGTHS
+from icvcloud.protocols.jt808.framing import escape
+from icvcloud.store.base import Store
+
+log = logging.getLogger("icvcloud.attachments")
+
+CONSUMER = "attachment_requests"
+#: Sends a message to a terminal: (device ID, message ID, body) → serial number, or
+#: None when the terminal is not connected (``gateways/jt808/downlink.Downlink.send``).
+Send = Callable[[str, int, object], int | None]
+
+_POSITION_IDS = (b"\x02\x00", b"\x07\x04", b"\x02\x01", b"\x05\x00")
+
+
+def _item_pattern() -> re.Pattern[bytes]:
+    """Bytes an active-safety item's ID and length show as in an escaped frame.
+    Decoding every report a second time would cost the hot path ~3.5 µs a frame; this
+    search costs ~0.3 µs and passes only frames that may hold such an item."""
+    alts = []
+    for iid, (js, gd) in ITEM_LENGTHS.items():
+        lengths = {js, gd}
+        if iid == 0x66:  # TPMS grows by 9 (苏标) or 10 (粤标) bytes per tyre
+            lengths = {js + 9 * n for n in range(24)} | {gd + 10 * n for n in range(20)}
+        lengths = {n for n in lengths if n < 256}
+        plain = b"".join(re.escape(bytes((n,))) for n in sorted(lengths - {0x7D, 0x7E}))
+        alts.append(re.escape(bytes((iid,))) + b"[" + plain + b"]")
+        alts += [re.escape(escape(bytes((iid, n)))) for n in sorted(lengths & {0x7D, 0x7E})]
+    return re.compile(b"|".join(alts))
+
+
+_MAY_HOLD_ITEM = _item_pattern()
+
+
+def may_hold_safety_item(frame: bytes) -> bool:
+    """False only for frames that certainly carry no active-safety item."""
+    if frame[1:3] not in _POSITION_IDS:
+        return False
+    if len(frame) > 5 and frame[3] & 0x20:  # sub-packaged: the item may span packets
+        return True
+    return _MAY_HOLD_ITEM.search(frame) is not None
+
+
+def load_secret(cfg: Config) -> bytes:
+    """The alarm numbers' HMAC key: configured, or generated once per data directory."""
+    if cfg.attachments.secret:
+        return cfg.attachments.secret.encode("utf-8")
+    path = cfg.data_dir / "attachments" / ".secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        key = secrets.token_hex(32).encode()
+        path.touch(mode=0o600)
+        path.write_bytes(key)
+        return key
+
+
+class AttachmentRequester:
+    """Tails the log; for every active-safety alarm that announces files, sends 0x9208."""
+
+    def __init__(self, log_: Log, store: Store, send: Send, settings: AttachmentRequestSettings, *,
+                 retry_s: float = 5.0, pending_ttl_s: float = 600.0, remember: int = 50_000) -> None:
+        self.log = log_
+        self.store = store
+        self.send = send
+        self.settings = settings
+        self.retry_s = retry_s
+        self.pending_ttl_s = pending_ttl_s
+        self.remember = remember
+        self.offset = 0
+        #: alarm number → (device ID, encoded body, first attempt, next attempt)
+        self.pending: dict[str, tuple[str, bytes, float, float]] = {}
+        self._sent: OrderedDict[str, None] = OrderedDict()
+        self._reasm = jt808.Reassembler(timeout_s=300.0, max_sets=1024)
+        self._stop = asyncio.Event()
+        self._committed = 0
+        self.requested = 0
+        self.expired = 0
+
+    async def run(self) -> None:
+        stored = await self.store.consumer_offset(CONSUMER)
+        # A first start asks for alarms from now on, not for the log's whole history.
+        self.offset = stored or self.log.last_offset()
+        self._committed = self.offset
+        while not self._stop.is_set():
+            try:
+                recs = await self.log.read(self.offset, 2000, timeout_s=0.5)
+                if recs:
+                    self.process(recs)
+                self.retry(time.monotonic())
+                if self.offset != self._committed:
+                    await self.store.write_positions([], CONSUMER, self.offset)
+                    self._committed = self.offset
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("attachment requester failed at offset %d; retrying", self.offset)
+                await asyncio.sleep(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def process(self, recs: list[LogRecord]) -> None:
+        now = time.monotonic()
+        for r in recs:
+            if r.kind != "jt808" or not may_hold_safety_item(r.payload):
+                continue
+            try:
+                msg = jt808.decode(r.payload)
+                if msg.is_packet:
+                    whole = self._reasm.add(msg, now)
+                    if whole is None:
+                        continue
+                    msg = whole
+            except jt808.Jt808Error:
+                continue  # the store consumer reports undecodable records
+            received = datetime.fromtimestamp(r.received_at_us / 1e6, UTC)
+            for device_id, req in requests_in(positions_from(msg, received), self.settings):
+                no = req.alarm_number
+                if no in self._sent or no in self.pending:
+                    continue
+                body = encode_request_body(req, msg.version)
+                self.pending[no] = (device_id, body, now, now)
+        self._reasm.expire(now)
+        self.offset = recs[-1].offset
+        self.retry(now)
+
+    def retry(self, now: float) -> None:
+        for no, (device_id, body, first, due) in list(self.pending.items()):
+            if now < due:
+                continue
+            seq = self.send(device_id, 0x9208, body)
+            if seq is not None:
+                del self.pending[no]
+                self._remember(no)
+                self.requested += 1
+                log.info("asked %s for the attachments of alarm %s (0x9208 seq %d)", device_id, no, seq)
+            elif now - first > self.pending_ttl_s:
+                del self.pending[no]
+                self.expired += 1
+                log.warning("gave up asking %s for the attachments of alarm %s: not connected", device_id, no)
+            else:
+                self.pending[no] = (device_id, body, first, now + self.retry_s)
+
+    def _remember(self, alarm_no: str) -> None:
+        self._sent[alarm_no] = None
+        while len(self._sent) > self.remember:
+            self._sent.popitem(last=False)
+
+
+class AttachmentService:
+    """The attachment server and the requester of one platform, from its configuration."""
+
+    def __init__(self, cfg: Config, log_: Log, store: Store, send: Send, sink: AttachmentSink | None = None) -> None:
+        self.cfg = cfg
+        self.log = log_
+        self.store = store
+        self.send = send
+        a = cfg.attachments
+        self.server = AttachmentServer(AttachmentServerSettings(
+            root=Path(cfg.data_dir) / "attachments",
+            max_file_bytes=a.max_file_bytes,
+            max_files=a.max_files,
+            max_data_len=a.max_data_bytes,
+            idle_timeout_s=a.idle_timeout_s,
+            upload_ttl_s=a.upload_ttl_s,
+            variant=a.variant,
+        ), sink)
+        self.stats = self.server.stats
+        self.requester: AttachmentRequester | None = None
+        self.numbers: AlarmNumbers | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    async def start(self) -> None:
+        a = self.cfg.attachments
+        self.numbers = AlarmNumbers(await asyncio.to_thread(load_secret, self.cfg))
+        self.server.settings.numbers = self.numbers
+        port = await self.server.start(a.host, a.port)
+        if not a.request_on_alarm:
+            return
+        settings = AttachmentRequestSettings(a.public_host, a.public_tcp_port or port, a.public_udp_port,
+                                             self.numbers)
+        self.requester = AttachmentRequester(self.log, self.store, self.send, settings)
+        self._task = asyncio.create_task(self.requester.run(), name="attachment-requests")
+
+    async def stop(self) -> None:
+        if self.requester is not None:
+            self.requester.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self.server.stop()
