@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from icvcloud import __version__
 
-from . import routes_auth, routes_devices, routes_orgs, routes_system, routes_vehicles, ws
+from . import alarm_routes, console, routes_auth, routes_devices, routes_orgs, routes_system, routes_vehicles, ws
 from .services import ApiServices
 
 log = logging.getLogger("icvcloud.api")
@@ -31,12 +31,15 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
-def create_app(services: ApiServices) -> FastAPI:
-    """The API over ``services``; the caller opens and closes the store and log."""
+def create_app(services: ApiServices, console_settings: console.ConsoleSettings | None = None) -> FastAPI:
+    """The API over ``services``; the caller opens and closes the store and log. The web
+    console (page, config, offline basemap) is served with ``console_settings`` (defaults)."""
     app = FastAPI(title="icvcloud API", version=__version__, description=_DESCRIPTION)
     app.state.services = services
     for module in (routes_auth, routes_orgs, routes_vehicles, routes_devices, ws):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(routes_system.router)
+    alarm_routes.include(app, PREFIX)
+    console.mount(app, console_settings or console.ConsoleSettings(), PREFIX)
     app.add_exception_handler(Exception, _internal_error)
     return app

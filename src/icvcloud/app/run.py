@@ -180,7 +180,7 @@ def sim_fleet(args: argparse.Namespace) -> int:
 
         interval = (args.interval, args.interval) if args.interval else (10.0, 30.0)
         fleet = Fleet(host=args.host, port=args.port, vehicles=args.vehicles, seed=args.seed, interval_s=interval,
-                      version=args.version)
+                      version=args.version, first_index=getattr(args, "first_index", 1))
         warmup = max(0.0, args.warmup)
         task = asyncio.create_task(fleet.run(None if args.seconds is None else args.seconds + warmup))
         sent_at_warmup = 0

@@ -1,0 +1,27 @@
+// One command's state as a line that changes with it: sent → acknowledged / failed /
+// not supported / timed out.
+
+import { fmtTime } from "../format";
+import { h } from "../ui/dom";
+import type { Command } from "../alarms/model";
+import { tx } from "../alarms/text";
+import type { CommandTracker } from "./tracker";
+
+export function commandLine(c: Command): HTMLElement {
+  return h("div", { class: `ax-cmd ax-cmd-${c.state}`, "data-command-id": c.id, "data-state": c.state },
+    h("span", { class: "ax-cmd-msg" }, c.msg_id),
+    h("span", { class: "ax-cmd-state" }, tx(`cmd.state.${c.state}`)),
+    h("span", { class: "muted" }, fmtTime(c.answered_at ?? c.sent_at ?? c.created_at)),
+    c.detail ? h("span", { class: "muted" }, c.detail) : null);
+}
+
+/** A live line for ``c`` inside ``parent``; returns the unsubscribe function. */
+export function liveCommandLine(parent: HTMLElement, tracker: CommandTracker, c: Command): () => void {
+  let el: HTMLElement | null = null;
+  return tracker.watch(c, (x) => {
+    const next = commandLine(x);
+    if (el) el.replaceWith(next);
+    else parent.append(next);
+    el = next;
+  });
+}

@@ -1,0 +1,354 @@
+// Live vehicles on the map: GeoJSON sources drawn by symbol and circle layers (no
+// DOM markers), updated in batches.
+//
+// * Below INDIVIDUAL_ZOOM (city view) vehicles are aggregated into grid cells
+//   (aggregate.ts): one circle per cell with its count, red if any vehicle in it is
+//   in alarm; a vehicle alone in its cell is drawn as itself.
+// * From INDIVIDUAL_ZOOM on, every vehicle in (and around) the view is an icon:
+//   shape by type, colour by state, rotated by heading.
+//
+// At most one update is in flight: changes that arrive meanwhile are folded into
+// the next one, so a burst of messages costs one rebuild, and every message's
+// latency (arrival → first frame drawn with it) is recorded with its stages.
+
+import type {
+  FilterSpecification, GeoJSONSource, LngLatBounds, Map as MapLibreMap, MapGeoJSONFeature, SymbolLayerSpecification,
+} from "maplibre-gl";
+import type { Display } from "../geo/display";
+import type { Fleet, FleetChange, VehicleRec } from "../fleet";
+import type { Perf } from "../perf";
+import { STATE_COLOURS, typeKey } from "../vehicle-state";
+import { abbreviate, aggregate, type Cell } from "./aggregate";
+import { FONT } from "./basemap";
+import { addVehicleIcons, iconName } from "./icons";
+
+export const VEHICLE_SOURCE = "vehicles";
+export const CELL_SOURCE = "vehicle-cells";
+export const VEHICLE_LAYER = "vehicles";
+export const SINGLE_LAYER = "vehicle-singles";
+export const CLUSTER_LAYER = "vehicle-clusters";
+/** From this zoom on every vehicle is drawn on its own. */
+export const INDIVIDUAL_ZOOM = 11;
+/** Ordinary position batches start an update at most this often: vehicles report every
+ * 10–30 s, so four map updates a second show every report, and software-GL machines are
+ * not kept drawing without pause. Snapshots, filters and moves of the map do not wait. */
+export const MIN_UPDATE_INTERVAL_MS = 250;
+/** Individual vehicles are sent to the map for the view plus this share of it on every side. */
+const VIEW_MARGIN = 0.5;
+const LIVE_LAYERS = [CLUSTER_LAYER, "vehicle-cluster-count", SINGLE_LAYER, VEHICLE_LAYER, "vehicle-plates",
+  "selected-halo", "selected-icon"];
+
+interface VehicleProps {
+  k: string;
+  icon: string;
+  h: number;
+  s: string;
+  p: string;
+}
+
+type VehicleFeature = GeoJSON.Feature<GeoJSON.Point, VehicleProps>;
+
+interface Pending {
+  arrivedAt: number;
+  /** When the fleet had merged the message (after JSON parsing). */
+  mergedAt: number;
+  items: number;
+  kind: string;
+}
+
+export interface RenderedVehicle {
+  key: string;
+  lon: number;
+  lat: number;
+  state: string;
+}
+
+type Box = [number, number, number, number];
+
+function expand(b: LngLatBounds, share: number): Box {
+  const w = b.getEast() - b.getWest();
+  const h = b.getNorth() - b.getSouth();
+  return [b.getWest() - w * share, b.getSouth() - h * share, b.getEast() + w * share, b.getNorth() + h * share];
+}
+
+function inside(box: Box, x: number, y: number): boolean {
+  return x >= box[0] && x <= box[2] && y >= box[1] && y <= box[3];
+}
+
+export class VehiclesLayer {
+  private readonly features = new Map<string, VehicleFeature>();
+  private filter: (rec: VehicleRec) => boolean = () => true;
+  private dirty = false;
+  private urgent = false;
+  private inFlight = false;
+  private lastStart = -Infinity;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private pending: Pending[] = [];
+  private selectedKey: string | null = null;
+  /** What the map holds: "cells" at city zoom, "vehicles" closer in. */
+  private mode: "cells" | "vehicles" | null = null;
+  private cellZoom = -1;
+  private cullBox: Box | null = null;
+  /** Completed updates (tests wait on this). */
+  updates = 0;
+  /** Features in the last update (cells or vehicles). */
+  lastFeatures = 0;
+
+  constructor(
+    readonly map: MapLibreMap,
+    private readonly fleet: Fleet,
+    private readonly display: Display,
+    private readonly perf: Perf,
+  ) {
+    addVehicleIcons(map);
+    const empty: GeoJSON.FeatureCollection = { type: "FeatureCollection", features: [] };
+    // Few, large tiles: every update of a source re-tiles all of its tiles in the map's
+    // worker, and the cells of a whole city fit one zoom-6 tile (drawn overscaled).
+    map.addSource(CELL_SOURCE, { type: "geojson", data: empty, maxzoom: 6 });
+    map.addSource(VEHICLE_SOURCE, { type: "geojson", data: empty, maxzoom: 12 });
+    map.addSource("selected", { type: "geojson", data: empty });
+    const isCell: FilterSpecification = ["==", ["get", "kind"], "cell"];
+    map.addLayer({
+      id: CLUSTER_LAYER, type: "circle", source: CELL_SOURCE, filter: isCell,
+      paint: {
+        "circle-color": ["case", [">", ["get", "alarm"], 0], STATE_COLOURS.alarm, "#0f4c81"],
+        "circle-opacity": 0.85,
+        "circle-radius": ["interpolate", ["linear"], ["get", "count"], 2, 12, 100, 18, 1000, 26, 5000, 34],
+        "circle-stroke-color": "#ffffff",
+        "circle-stroke-width": 2,
+      },
+    });
+    map.addLayer({
+      id: "vehicle-cluster-count", type: "symbol", source: CELL_SOURCE, filter: isCell,
+      layout: { "text-field": ["get", "label"], "text-font": FONT, "text-size": 12, "text-allow-overlap": true,
+        "text-ignore-placement": true },
+      paint: { "text-color": "#ffffff" },
+    });
+    const icons: SymbolLayerSpecification["layout"] = {
+      "icon-image": ["get", "icon"],
+      "icon-rotate": ["get", "h"],
+      "icon-rotation-alignment": "map",
+      "icon-allow-overlap": true,
+      "icon-ignore-placement": true,
+      "icon-size": ["interpolate", ["linear"], ["zoom"], 9, 0.7, 15, 1],
+    };
+    map.addLayer({ id: SINGLE_LAYER, type: "symbol", source: CELL_SOURCE, filter: ["==", ["get", "kind"], "one"],
+      layout: icons });
+    map.addLayer({ id: VEHICLE_LAYER, type: "symbol", source: VEHICLE_SOURCE, layout: icons });
+    map.addLayer({
+      id: "vehicle-plates", type: "symbol", source: VEHICLE_SOURCE, minzoom: 14,
+      layout: { "text-field": ["get", "p"], "text-font": FONT, "text-size": 11, "text-offset": [0, 1.5],
+        "text-anchor": "top", "text-optional": true },
+      paint: { "text-color": "#1e293b", "text-halo-color": "#ffffff", "text-halo-width": 1.5 },
+    });
+    map.addLayer({
+      id: "selected-halo", type: "circle", source: "selected",
+      paint: { "circle-radius": 19, "circle-color": "rgba(250, 204, 21, 0.25)", "circle-stroke-color": "#facc15",
+        "circle-stroke-width": 3 },
+    });
+    map.addLayer({
+      id: "selected-icon", type: "symbol", source: "selected",
+      layout: { "icon-image": ["get", "icon"], "icon-rotate": ["get", "h"], "icon-rotation-alignment": "map",
+        "icon-allow-overlap": true, "icon-ignore-placement": true,
+        "text-field": ["get", "p"], "text-font": FONT, "text-size": 12, "text-offset": [0, 1.6], "text-anchor": "top",
+        "text-allow-overlap": true },
+      paint: { "text-color": "#111827", "text-halo-color": "#fde68a", "text-halo-width": 2 },
+    });
+    fleet.onChange((c) => this.onFleetChange(c));
+    map.on("moveend", () => this.onMove());
+  }
+
+  /** Show only vehicles passing ``pred`` (the list's filters). */
+  setFilter(pred: (rec: VehicleRec) => boolean): void {
+    this.filter = pred;
+    this.dirty = true;
+    this.urgent = true;
+    void this.kick();
+  }
+
+  setSelected(key: string | null): void {
+    this.selectedKey = key;
+    this.updateSelected();
+  }
+
+  setVisible(visible: boolean): void {
+    for (const id of LIVE_LAYERS) this.map.setLayoutProperty(id, "visibility", visible ? "visible" : "none");
+  }
+
+  private wantedMode(): "cells" | "vehicles" {
+    return this.map.getZoom() < INDIVIDUAL_ZOOM ? "cells" : "vehicles";
+  }
+
+  private onMove(): void {
+    const mode = this.wantedMode();
+    const view = this.map.getBounds();
+    const stale = mode !== this.mode
+      || (mode === "cells" && Math.floor(this.map.getZoom()) !== this.cellZoom)
+      || (mode === "vehicles" && (!this.cullBox || !inside(this.cullBox, view.getWest(), view.getSouth())
+        || !inside(this.cullBox, view.getEast(), view.getNorth())));
+    if (stale) {
+      this.dirty = true;
+      this.urgent = true;
+      void this.kick();
+    }
+  }
+
+  private onFleetChange(c: FleetChange): void {
+    if (c.keys) {
+      for (const k of c.keys) this.features.delete(k); // rebuilt from the record on the next update
+    } else {
+      this.features.clear();
+    }
+    if (c.arrivedAt != null) {
+      this.pending.push({ arrivedAt: c.arrivedAt, mergedAt: performance.now(), items: c.items, kind: c.kind });
+    }
+    if (this.selectedKey && (!c.keys || c.keys.has(this.selectedKey))) this.updateSelected();
+    this.dirty = true;
+    if (c.kind === "snapshot" || c.kind === "registry") this.urgent = true;
+    void this.kick();
+  }
+
+  private feature(rec: VehicleRec): VehicleFeature | null {
+    let f = this.features.get(rec.key);
+    if (f) return f;
+    const p = rec.item.position;
+    if (!p) return null;
+    const [x, y] = this.display.project(p.lon, p.lat);
+    f = {
+      type: "Feature",
+      id: rec.idx,
+      geometry: { type: "Point", coordinates: [x, y] },
+      properties: { k: rec.key, icon: iconName(typeKey(rec.item.vehicle_type), rec.state), h: p.heading_deg,
+        s: rec.state, p: rec.item.plate },
+    };
+    this.features.set(rec.key, f);
+    return f;
+  }
+
+  private *visible(): Generator<VehicleFeature> {
+    for (const rec of this.fleet.recs.values()) {
+      if (!this.filter(rec)) continue;
+      const f = this.feature(rec);
+      if (f) yield f;
+    }
+  }
+
+  private cells(): GeoJSON.Feature[] {
+    this.cellZoom = Math.floor(this.map.getZoom());
+    const cells = aggregate(this.visible(), (f) => ({
+      x: f.geometry.coordinates[0], y: f.geometry.coordinates[1], alarm: f.properties.s === "alarm",
+      moving: f.properties.s === "moving" }), this.cellZoom);
+    return cells.map((c: Cell<VehicleFeature>) => c.only
+      ? { type: "Feature", geometry: c.only.geometry, properties: { ...c.only.properties, kind: "one" } }
+      : { type: "Feature", geometry: { type: "Point", coordinates: [c.x, c.y] },
+        properties: { kind: "cell", count: c.count, alarm: c.alarm, moving: c.moving, label: abbreviate(c.count),
+          minX: c.minX, minY: c.minY, maxX: c.maxX, maxY: c.maxY } });
+  }
+
+  private vehiclesInView(): VehicleFeature[] {
+    const box = expand(this.map.getBounds(), VIEW_MARGIN);
+    this.cullBox = box;
+    const out: VehicleFeature[] = [];
+    for (const f of this.visible()) {
+      const [x, y] = f.geometry.coordinates;
+      if (inside(box, x, y)) out.push(f);
+    }
+    return out;
+  }
+
+  private async kick(): Promise<void> {
+    if (this.inFlight || !this.dirty) return;
+    const wait = this.lastStart + MIN_UPDATE_INTERVAL_MS - performance.now();
+    if (!this.urgent && wait > 0) {
+      this.timer ??= setTimeout(() => {
+        this.timer = null;
+        void this.kick();
+      }, wait);
+      return;
+    }
+    this.inFlight = true;
+    this.dirty = false;
+    this.urgent = false;
+    this.lastStart = performance.now();
+    const pending = this.pending;
+    this.pending = [];
+    try {
+      const t0 = performance.now();
+      const mode = this.wantedMode();
+      const changedMode = mode !== this.mode;
+      this.mode = mode;
+      const features: GeoJSON.Feature[] = mode === "cells" ? this.cells() : this.vehiclesInView();
+      const t1 = performance.now();
+      const updated = mode === "cells" ? CELL_SOURCE : VEHICLE_SOURCE;
+      const other = mode === "cells" ? VEHICLE_SOURCE : CELL_SOURCE;
+      const jobs = [this.map.getSource<GeoJSONSource>(updated)!.setData({ type: "FeatureCollection", features })];
+      if (changedMode) {
+        jobs.push(this.map.getSource<GeoJSONSource>(other)!.setData({ type: "FeatureCollection", features: [] }));
+        if (mode === "cells") this.cullBox = null;
+      }
+      await Promise.all(jobs);
+      const t2 = performance.now();
+      await this.drawn(changedMode ? [updated, other] : [updated]);
+      const now = performance.now();
+      this.lastFeatures = features.length;
+      for (const p of pending) {
+        this.perf.record(p.kind, p.items, p.arrivedAt, now, { parse: p.mergedAt - p.arrivedAt,
+          queue: t0 - p.mergedAt, build: t1 - t0, worker: t2 - t1, draw: now - t2 });
+      }
+      this.updates += 1;
+    } catch (e) {
+      console.error("vehicle layer update failed", e);
+    } finally {
+      this.inFlight = false;
+      if (this.dirty) void this.kick();
+    }
+  }
+
+  /** Resolves at the first animation frame after a frame was drawn with the sources' current data. */
+  private drawn(sources: string[]): Promise<void> {
+    const map = this.map;
+    return new Promise((resolve) => {
+      const afterRender = () => {
+        if (this.perf.gpuSync) this.finishGpu();
+        requestAnimationFrame(() => resolve());
+      };
+      const loaded = () => sources.every((id) => map.isSourceLoaded(id));
+      const whenLoaded = () => {
+        if (!loaded()) return false;
+        map.once("render", afterRender);
+        map.triggerRepaint();
+        return true;
+      };
+      if (whenLoaded()) return;
+      const onData = (e: { sourceId?: string }) => {
+        if (e.sourceId && sources.includes(e.sourceId) && whenLoaded()) map.off("sourcedata", onData);
+      };
+      map.on("sourcedata", onData);
+    });
+  }
+
+  /** Block until the GPU has executed the frame's commands (reading a pixel waits for them). */
+  private finishGpu(): void {
+    const gl = this.map.getCanvas().getContext("webgl2") ?? this.map.getCanvas().getContext("webgl");
+    gl?.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
+  }
+
+  private updateSelected(): void {
+    const src = this.map.getSource<GeoJSONSource>("selected");
+    const rec = this.selectedKey ? this.fleet.get(this.selectedKey) : undefined;
+    const features = rec && rec.item.position ? [this.feature(rec)!] : [];
+    void src?.setData({ type: "FeatureCollection", features });
+  }
+
+  /** Vehicles drawn one by one in the current view, read back from the map (tests use this). */
+  rendered(): RenderedVehicle[] {
+    const feats: MapGeoJSONFeature[] = this.map.queryRenderedFeatures({ layers: [VEHICLE_LAYER, SINGLE_LAYER] });
+    const seen = new Map<string, RenderedVehicle>();
+    for (const f of feats) {
+      const g = f.geometry as GeoJSON.Point;
+      const k = String(f.properties.k);
+      seen.set(k, { key: k, lon: g.coordinates[0], lat: g.coordinates[1], state: String(f.properties.s) });
+    }
+    return [...seen.values()];
+  }
+}
