@@ -163,12 +163,12 @@ async function start(me: Me): Promise<void> {
   for (const layer of [VEHICLE_LAYER, SINGLE_LAYER]) {
     map.on("click", layer, (e) => {
       const k = e.features?.[0]?.properties?.k;
-      if (typeof k === "string") select(k);
+      if (typeof k === "string" && !window.icvAlarms?.drawing()) select(k);
     });
   }
   map.on("click", CLUSTER_LAYER, (e) => {
     const p = e.features?.[0]?.properties;
-    if (!p) return;
+    if (!p || window.icvAlarms?.drawing()) return;
     map.fitBounds([[p.minX, p.minY], [p.maxX, p.maxY]], { padding: 80, maxZoom: Math.max(map.getZoom() + 2, 13) });
   });
   for (const layer of [VEHICLE_LAYER, SINGLE_LAYER, CLUSTER_LAYER]) {

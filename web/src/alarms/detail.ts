@@ -128,7 +128,8 @@ export class AlarmDetailView {
       h("div", { class: "ax-atts", id: "alarm-attachments" }, ...(d.attachments.length ? d.attachments.map(attachmentView)
         : [h("span", { class: "muted" }, tx("ad.noAttachments"))])),
       h("h4", {}, tx("ad.history")),
-      h("ol", { class: "ax-history", id: "alarm-history" }, ...(d.handling.length ? d.handling.map((x) =>
+      h(d.handling.length ? "ol" : "ul", { class: `ax-history${d.handling.length ? "" : " ax-none"}`, id: "alarm-history" },
+        ...(d.handling.length ? d.handling.map((x) =>
         h("li", { "data-action": x.action }, h("b", {}, tx(`act.${x.action}`)), ` · ${x.user} · ${fmtTime(x.at)}`,
           x.text ? h("div", {}, x.text) : null, x.deadline ? h("div", {}, `${tx("ad.deadline")}: ${fmtTime(x.deadline)}`) : null))
         : [h("li", { class: "muted" }, tx("ad.noHistory"))])),

@@ -31,6 +31,8 @@ export interface AlarmConsole {
   fences: FenceEditor;
   tracker: CommandTracker;
   beeper: Beeper;
+  /** A geofence is being drawn: map clicks belong to the drawing, not to vehicles and clusters. */
+  drawing(): boolean;
   /** Buttons for the vehicle detail's header (the command dialog). */
   vehicleButtons(vehicleId: number | null, plate: string): HTMLElement[];
   close(): void;
@@ -83,13 +85,20 @@ export function installAlarmConsole(ctx: AlarmContext): AlarmConsole {
     h("span", { "data-tx": "fence.button" }, tx("fence.button")));
   const panel: AlarmPanel = new AlarmPanel(panelEl, api, ctx.orgs, beeper, (a: Alarm) => {
     panel.setSelected(a.id);
+    if (!fenceEl.hidden) fences.setVisible(false);  // both sit at the map's left edge
     void detail.open(a.id);
   }, (n, top) => {
     badge.textContent = String(n);
     badge.style.background = top >= 0 ? severityColour(top) : "#64748b";
   });
   alarmBtn.addEventListener("click", () => (panelEl.hidden = !panelEl.hidden));
-  fenceBtn.addEventListener("click", () => fences.setVisible(fenceEl.hidden));
+  fenceBtn.addEventListener("click", () => {
+    if (fenceEl.hidden) {
+      detail.close();
+      panel.setSelected(null);
+    }
+    fences.setVisible(fenceEl.hidden);
+  });
   byId("live-status").before(alarmBtn, fenceBtn);
 
   const feed = new AlarmFeed(api.getToken()!, (m) => {
@@ -121,6 +130,7 @@ export function installAlarmConsole(ctx: AlarmContext): AlarmConsole {
 
   const handle: AlarmConsole = {
     feed, panel, detail, fences, tracker, beeper,
+    drawing: () => fences.drawer.kind != null && fences.shape == null,
     vehicleButtons: (vehicleId, plate) => vehicleId == null ? [] : [h("button", { type: "button", id: "detail-command",
       title: canHandle(me) ? null : tx("cmd.needRole"),
       onclick: () => openCommandDialog(api, tracker, vehicleId, plate, canHandle(me)) }, tx("cmd.button"))],

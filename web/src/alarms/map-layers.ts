@@ -44,7 +44,7 @@ export class AlarmMapLayers {
     const ys = all.map((c) => c[1]);
     const pad = 0.002;
     const bounds: LngLatBoundsLike = [[Math.min(...xs) - pad, Math.min(...ys) - pad], [Math.max(...xs) + pad, Math.max(...ys) + pad]];
-    this.map.fitBounds(bounds, { padding: { top: 60, bottom: 60, left: 440, right: 60 }, maxZoom: 16, duration: 500 });
+    this.map.fitBounds(bounds, { padding: { top: 60, bottom: 60, left: 440, right: 400 }, maxZoom: 16, duration: 500 });
   }
 
   clear(): void {

@@ -91,7 +91,9 @@ export class AlarmPanel {
       (v) => this.setFilter({ orgId: v ? Number(v) : null }));
     const mute = h("button", { type: "button", id: "alarm-mute", class: "ax-mute" });
     const syncMute = () => {
-      mute.textContent = this.beeper.muted ? `🔇 ${tx("alarms.unmute")}` : `🔔 ${tx("alarms.mute")}`;
+      // Words, not emoji: the desk machines may have no emoji font.
+      mute.textContent = this.beeper.muted ? tx("alarms.unmute") : tx("alarms.mute");
+      mute.classList.toggle("ax-muted", this.beeper.muted);
       mute.dataset.muted = String(this.beeper.muted);
     };
     mute.addEventListener("click", () => {

@@ -282,7 +282,9 @@ export function tx(key: TxKey | string, params?: Record<string, string | number>
 export function alarmTypeName(type: string): string {
   const known: Record<string, [string, string]> = {
     overspeed: ["超速", "Overspeed"],
-    "overspeed.pre_warning": ["超速预警", "Overspeed pre-warning"],
+    "overspeed.warning": ["超速预警", "Overspeed pre-warning"],
+    "stop.too_long": ["超时停车", "Stopped too long"],
+    "fatigue.night_restricted": ["夜间禁行时段行驶", "Driving in restricted night hours"],
     "fatigue.continuous": ["疲劳驾驶（连续）", "Fatigue (continuous)"],
     "fatigue.daily": ["疲劳驾驶（日累计）", "Fatigue (daily)"],
     "fatigue.night": ["夜间疲劳驾驶", "Fatigue (night)"],
@@ -297,5 +299,11 @@ export function alarmTypeName(type: string): string {
     "terminal.fatigue_driving": ["终端疲劳驾驶报警", "Terminal fatigue"],
   };
   const k = known[type];
-  return k ? k[getLang() === "zh" ? 0 : 1] : type;
+  if (k) return k[getLang() === "zh" ? 0 : 1];
+  // Active-safety and other terminal types: the category's name with the type's last word.
+  const [head, ...rest] = type.split(".");
+  const cat: Record<string, [string, string]> = { adas: ["ADAS", "ADAS"], dsm: ["驾驶员状态", "DSM"],
+    bsd: ["盲区监测", "BSD"], terminal: ["终端报警", "Terminal"], data_quality: ["数据质量", "Data quality"] };
+  const c = cat[head];
+  return c && rest.length ? `${c[getLang() === "zh" ? 0 : 1]} · ${rest.join(".")}` : type;
 }

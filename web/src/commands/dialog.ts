@@ -55,7 +55,7 @@ export function openCommandDialog(api: Api, tracker: CommandTracker, vehicleId: 
   kind.addEventListener("change", sync);
   const error = h("div", { class: "error", id: "cmd-error", role: "alert" });
   const sent = h("div", { id: "cmd-sent", class: "ax-status" });
-  const history = h("div", { id: "cmd-history", class: "ax-history" }, h("span", { class: "muted" }, "…"));
+  const history = h("div", { id: "cmd-history", class: "ax-cmd-history" }, h("span", { class: "muted" }, "…"));
   m.body.append(labelled(tx("cmd.kind"), kind), textPart, trackPart, photoPart, error, sent,
     h("h4", {}, tx("cmd.history")), history);
   sync();

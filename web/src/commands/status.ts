@@ -18,8 +18,11 @@ export function commandLine(c: Command): HTMLElement {
 /** A live line for ``c`` inside ``parent``; returns the unsubscribe function. */
 export function liveCommandLine(parent: HTMLElement, tracker: CommandTracker, c: Command): () => void {
   let el: HTMLElement | null = null;
+  const seen: string[] = [];
   return tracker.watch(c, (x) => {
+    if (seen[seen.length - 1] !== x.state) seen.push(x.state);
     const next = commandLine(x);
+    next.dataset.seen = seen.join(" ");  // every state this line went through (the browser test reads it)
     if (el) el.replaceWith(next);
     else parent.append(next);
     el = next;

@@ -1,9 +1,9 @@
 // Drawing a fence on the MapLibre map with its own mouse events: clicks add points,
 // the pointer previews the next one, a double click (or finish()) ends polygons and
 // corridors; circles and rectangles end on their second click. Written here rather
-// than taken from a draw plugin: the maintained ones (mapbox-gl-draw and its forks)
-// target Mapbox GL's API and need patching for MapLibre 5+, and the four shapes need
-// only these few events.
+// than taken from a draw plugin: mapbox-gl-draw targets Mapbox GL, general drawing
+// libraries bring their own modes and styling, and the four shapes need only these
+// few events and must end as the engine's spec (centre + radius, polyline + width).
 
 import type { GeoJSONSource, Map as MapLibreMap, MapMouseEvent } from "maplibre-gl";
 import type { Display } from "../geo/display";

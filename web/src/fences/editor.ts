@@ -36,10 +36,11 @@ export class FenceEditor {
       filter: ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]],
       paint: { "fill-color": ["case", ["get", "selected"], "#dc2626", "#0ea5e9"], "fill-opacity": 0.18 } });
     map.addLayer({ id: "icv-fences-line", type: "line", source: FENCES_SOURCE, layout: { visibility: "none" },
+      filter: ["!=", ["geometry-type"], "Point"],
       paint: { "line-color": ["case", ["get", "selected"], "#dc2626", "#0369a1"], "line-width": 2 } });
     map.addLayer({ id: "icv-fences-label", type: "symbol", source: FENCES_SOURCE, layout: { visibility: "none",
       "text-field": ["get", "name"], "text-size": 12, "symbol-placement": "point" },
-    filter: ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]],
+    filter: ["==", ["geometry-type"], "Point"],
     paint: { "text-color": "#0c4a6e", "text-halo-color": "#fff", "text-halo-width": 1.5 } });
     this.drawer = new FenceDrawer(map, display, (shape, drawing) => {
       this.shape = shape;
@@ -78,8 +79,20 @@ export class FenceEditor {
   }
 
   private drawFences(): void {
-    const features = this.fences.flatMap((d) => shapeFeatures(d.kind, d.spec,
-      { id: d.id, name: d.name, selected: d.id === this.selected }));
+    const features = this.fences.flatMap((d) => {
+      const props = { id: d.id, name: d.name, selected: d.id === this.selected };
+      const shapes = shapeFeatures(d.kind, d.spec, props);
+      // One label per fence at the middle of its outline (a polygon layer's labels repeat per tile).
+      const ring = shapes.length ? (shapes[0].geometry as GeoJSON.Polygon | GeoJSON.MultiPolygon) : null;
+      const pts = ring ? (ring.type === "Polygon" ? ring.coordinates[0] : ring.coordinates.flatMap((p) => p[0])) : [];
+      if (pts.length) {
+        const xs = pts.map((p) => p[0]);
+        const ys = pts.map((p) => p[1]);
+        shapes.push({ type: "Feature", properties: { ...props, label: true }, geometry: { type: "Point",
+          coordinates: [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2] } });
+      }
+      return shapes;
+    });
     (this.map.getSource(FENCES_SOURCE) as GeoJSONSource).setData(
       this.display.projectGeoJSON({ type: "FeatureCollection", features }) as GeoJSON.FeatureCollection);
   }
@@ -100,7 +113,7 @@ export class FenceEditor {
     const xs = coords.map((c) => c[0]);
     const ys = coords.map((c) => c[1]);
     this.map.fitBounds([[Math.min(...xs), Math.min(...ys)], [Math.max(...xs), Math.max(...ys)]],
-      { padding: { top: 80, bottom: 80, left: 380, right: 80 }, maxZoom: 16, duration: 500 });
+      { padding: { top: 80, bottom: 80, left: 380, right: 400 }, maxZoom: 16, duration: 500 });
   }
 
   private async remove(d: Definition): Promise<void> {
