@@ -18,7 +18,7 @@ from typing import Annotated, Protocol, runtime_checkable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, WebSocket, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from icvcloud.model import User
@@ -107,6 +107,20 @@ async def caller_for_token(services: ApiServices, token: str) -> Caller | None:
     if user is None:
         return None
     return Caller(user, await scope_of(services.store, user))
+
+
+async def websocket_caller(ws: WebSocket, token: str | None) -> Caller | None:
+    """The caller of a WebSocket, by ``?token=`` (browsers cannot set headers on a
+    WebSocket) or an ``Authorization: Bearer`` header; without a valid token the
+    handshake is refused (closing before accept: HTTP 403 to the client) and None
+    returned."""
+    if not token:
+        scheme, _, value = ws.headers.get("authorization", "").partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else None
+    caller = await caller_for_token(ws.app.state.services, token) if token else None
+    if caller is None:
+        await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="missing, unknown or expired token")
+    return caller
 
 
 def services_of(request: Request) -> ApiServices:

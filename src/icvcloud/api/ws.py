@@ -21,13 +21,13 @@ import asyncio
 import contextlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from icvcloud.live import Subscription
 from icvcloud.store.base import BBox
 
-from .auth import Caller, caller_for_token
+from .auth import Caller, websocket_caller
 from .schemas import LiveSubscribe
 from .services import ApiServices
 from .views import live_update_item, vehicle_item
@@ -38,19 +38,11 @@ router = APIRouter(tags=["live"])
 MAX_MESSAGE_CHARS = 256 * 1024
 
 
-def _header_token(ws: WebSocket) -> str | None:
-    scheme, _, value = ws.headers.get("authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
 @router.websocket("/live", name="live")
 async def live(ws: WebSocket, token: Annotated[str | None, Query(max_length=256)] = None) -> None:
     services: ApiServices = ws.app.state.services
-    tok = token or _header_token(ws)
-    caller = await caller_for_token(services, tok) if tok else None
+    caller = await websocket_caller(ws, token)
     if caller is None:
-        # Closing before accept refuses the handshake (HTTP 403 to the client).
-        await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="missing, unknown or expired token")
         return
     await ws.accept()
     with contextlib.suppress(WebSocketDisconnect):

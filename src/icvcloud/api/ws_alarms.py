@@ -34,7 +34,7 @@ from icvcloud.store.alarms_base import AlarmFilter
 
 from .alarm_schemas import Category
 from .alarm_services import AlarmServices
-from .auth import Caller, caller_for_token
+from .auth import Caller, websocket_caller
 from .schemas import MAX_ID
 from .services import ApiServices
 
@@ -51,20 +51,11 @@ class AlarmSubscribe(BaseModel):
     vehicles: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(default=None, max_length=10_000)
 
 
-def _token(ws: WebSocket, token: str | None) -> str | None:
-    if token:
-        return token
-    scheme, _, value = ws.headers.get("authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
 @router.websocket("/alarms/live", name="alarms_live")
 async def alarms_live(ws: WebSocket, token: Annotated[str | None, Query(max_length=256)] = None) -> None:
     services: ApiServices = ws.app.state.services
-    tok = _token(ws, token)
-    caller = await caller_for_token(services, tok) if tok else None
+    caller = await websocket_caller(ws, token)
     if caller is None:
-        await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="missing, unknown or expired token")
         return
     a: AlarmServices | None = services.alarms
     if a is None:

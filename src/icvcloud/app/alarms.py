@@ -32,10 +32,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from icvcloud.alarm_feed import AlarmFeed, feed_message
+from icvcloud.gateways.jt808.log_messages import LogMessages
 from icvcloud.gateways.jt808.records import positions_from
 from icvcloud.log.base import Log, LogRecord
 from icvcloud.metrics import Histogram
-from icvcloud.model import Position, Vehicle, normalise_device_id
+from icvcloud.model import Position, Vehicle
 from icvcloud.model.alarms import AlarmEvent
 from icvcloud.protocols import jt808
 from icvcloud.store.alarms_base import AlarmChange, AlarmStore, Definition
@@ -161,8 +162,7 @@ class AlarmConsumer:
         #: After a restart: events of records up to here were stored before, so the replay skips them.
         self.replay_until = 0
         self._contexts: dict[str, Any] = {}
-        self._reasm = jt808.Reassembler(timeout_s=300.0, max_sets=4096)
-        self._pending_first: dict[tuple[str, int, int, int], int] = {}
+        self._messages = LogMessages()
         self._defs_version = ""
         self._last_checkpoint = 0.0
         self._last_tick = 0.0
@@ -260,8 +260,7 @@ class AlarmConsumer:
                 await asyncio.sleep(1.0)
                 self.engine = None
                 self._contexts.clear()
-                self._reasm = jt808.Reassembler(timeout_s=300.0, max_sets=4096)
-                self._pending_first.clear()
+                self._messages.reset()
                 self._started.clear()
                 await self.start()
 
@@ -334,12 +333,10 @@ class AlarmConsumer:
         self.stats.events += len(events)
         if self.enrich is not None and events:
             events = [self.enrich(e) for e in events]
-        for inc in self._reasm.expire(mono):
-            if inc.given_up:
-                self._pending_first.pop((inc.phone.lstrip("0") or "0", inc.msg_id, inc.total, inc.first_seq), None)
+        self._messages.expire()
         last = recs[-1].offset if recs else self.offset
         # Never commit past the first packet of a set still being reassembled.
-        commit = max(min([last, *(o - 1 for o in self._pending_first.values())]), self._queued_offset)
+        commit = max(self._messages.safe_offset(last), self._queued_offset)
         snapshot = None
         every = self.settings.checkpoint_s
         if every > 0:  # 0: at every step (tests)
@@ -424,7 +421,8 @@ class AlarmConsumer:
     async def checkpoint(self) -> None:
         """Checkpoint now (at a clean stop: the next start replays nothing)."""
         await self.flush()
-        if self.engine is None or self._pending_first or self._unrecorded or self.offset <= self.checkpoint_offset:
+        if (self.engine is None or self._messages.incomplete or self._unrecorded
+                or self.offset <= self.checkpoint_offset):
             return
         offset = max(self.offset, self.applied_offset)
         await self.alarms.apply_events([], self.clock(), merge_window_s=self.settings.merge_window_s,
@@ -452,24 +450,12 @@ class AlarmConsumer:
     def _positions(self, r: LogRecord) -> list[Position]:
         received = datetime.fromtimestamp(r.received_at_us / 1e6, UTC)
         try:
-            msg = jt808.decode(r.payload)
+            msg = self._messages.message(r)
         except jt808.Jt808Error:
             self.stats.decode_errors += 1  # the store consumer logs these
             return []
-        if msg.is_packet:
-            key = (normalise_device_id(msg.phone), msg.msg_id, msg.packet_total,
-                   (msg.seq - msg.packet_index + 1) & 0xFFFF)
-            self._pending_first.setdefault(key, r.offset)
-            try:
-                whole = self._reasm.add(msg, time.monotonic())
-            except jt808.Jt808Error:
-                self.stats.decode_errors += 1
-                self._pending_first.pop(key, None)
-                return []
-            if whole is None:
-                return []
-            self._pending_first.pop(key, None)
-            msg = whole
+        if msg is None:
+            return []
         if msg.msg_id not in (0x0200, 0x0704, 0x0201, 0x0500):
             return []
         return positions_from(msg, received)

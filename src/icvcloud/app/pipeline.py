@@ -13,11 +13,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from icvcloud.gateways.jt808.log_messages import LogMessages
 from icvcloud.gateways.jt808.records import positions_from
 from icvcloud.live import LiveHub
 from icvcloud.log.base import Log, LogRecord
 from icvcloud.metrics import PipelineStats
-from icvcloud.model import Position, Vehicle, normalise_device_id
+from icvcloud.model import Position, Vehicle
 from icvcloud.protocols import jt808
 from icvcloud.protocols.jt808.bits import ALARM, STATUS
 from icvcloud.store.base import Store
@@ -60,8 +61,11 @@ def live_item(vehicle: Vehicle | None, p: Position) -> dict[str, Any]:
 
 class StorePipeline:
     def __init__(self, log_: Log, store: Store, hub: LiveHub | None = None, stats: PipelineStats | None = None,
-                 batch: int = 50_000, min_batch: int = 20_000, max_delay_s: float = 0.5) -> None:
+                 batch: int = 50_000, min_batch: int = 20_000, max_delay_s: float = 0.5,
+                 consumer: str = CONSUMER) -> None:
         self.log = log_
+        #: The name this consumer commits its offset under (scale-out: one per log partition).
+        self.consumer = consumer
         self.store = store
         self.hub = hub
         self.stats = stats or PipelineStats()
@@ -75,8 +79,7 @@ class StorePipeline:
         self.max_delay_s = max_delay_s
         self.offset = 0
         self._vehicles: dict[str, Vehicle | None] = {}
-        self._reasm = jt808.Reassembler(timeout_s=300.0, max_sets=4096)
-        self._pending_first: dict[tuple[str, int, int, int], int] = {}
+        self._messages = LogMessages()
         self._stop = asyncio.Event()
         self.stats.lag = lambda: max(0, self.log.last_offset() - self.offset)
 
@@ -92,7 +95,7 @@ class StorePipeline:
         return v
 
     async def run(self) -> None:
-        self.offset = await self.store.consumer_offset(CONSUMER)
+        self.offset = await self.store.consumer_offset(self.consumer)
         log.info("store consumer starting after log offset %d", self.offset)
         ahead: asyncio.Task[list[LogRecord]] | None = None
         try:
@@ -146,35 +149,19 @@ class StorePipeline:
             received = datetime.fromtimestamp(r.received_at_us / 1e6, UTC)
             seen[r.device_id] = received
             try:
-                msg = jt808.decode(r.payload)
+                msg = self._messages.message(r)
             except jt808.Jt808Error as e:
                 self.stats.decode_errors += 1
                 log.warning("log record %d of %s does not decode: %s", r.offset, r.device_id, e)
                 continue
-            if msg.is_packet:
-                key = (normalise_device_id(msg.phone), msg.msg_id, msg.packet_total,
-                       (msg.seq - msg.packet_index + 1) & 0xFFFF)
-                self._pending_first.setdefault(key, r.offset)
-                try:
-                    whole = self._reasm.add(msg, time.monotonic())
-                except jt808.Jt808Error as e:
-                    self.stats.decode_errors += 1
-                    log.warning("sub-packaged message of %s does not decode: %s", r.device_id, e)
-                    self._pending_first.pop(key, None)
-                    continue
-                if whole is None:
-                    continue
-                self._pending_first.pop(key, None)
-                msg = whole
-            positions.extend(positions_from(msg, received))
-        for inc in self._reasm.expire(time.monotonic()):
-            if inc.given_up:
-                self._pending_first.pop((inc.phone.lstrip("0") or "0", inc.msg_id, inc.total, inc.first_seq), None)
+            if msg is not None:
+                positions.extend(positions_from(msg, received))
+        self._messages.expire()
         last = recs[-1].offset
-        # Never commit past the first packet of a set still being reassembled: a
-        # restart must read those packets again.
-        commit = min([last, *(o - 1 for o in self._pending_first.values())])
-        inserted = await self.store.write_positions(positions, CONSUMER, commit, seen=seen)
+        # Never past the first packet of a set still being reassembled: a restart
+        # must read those packets again.
+        commit = self._messages.safe_offset(last)
+        inserted = await self.store.write_positions(positions, self.consumer, commit, seen=seen)
         self.stats.positions_stored += inserted
         self.stats.positions_duplicate += len(positions) - inserted
         self.stats.records_processed += len(recs)
