@@ -74,6 +74,11 @@ def start_server(data_dir: Path, jt_port: int, api_port: int, extra_env: dict[st
         "ICV__API__PORT": str(api_port),
         "ICV__LOGGING__LEVEL": "WARNING",
         "ICV__JT808__MAX_FRAMES_PER_S": "1000",
+        # The ingest path only: gateway, log, store consumer. The rule engine and
+        # the attachment requester are other consumers of the same log, measured by
+        # `icv bench alarms`; in one process they would share this CPU.
+        "ICV__ALARMS__ENABLED": "false",
+        "ICV__ATTACHMENTS__ENABLED": "false",
     })
     env.update(extra_env or {})
     return subprocess.Popen([sys.executable, "-m", "icvcloud.cli", "serve"], env=env)
@@ -250,14 +255,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
     ap.add_argument("--no-baseline", action="store_true",
                     help="skip the baseline run (the same fleet against a server that stores nothing)")
+    ap.add_argument("--mode", choices=["embedded", "scaleout"], default="embedded",
+                    help="scaleout: gateways and workers over NATS JetStream (R3, scripts/nats-cluster) and "
+                         "PostgreSQL, for each of --configs, plus the embedded run for comparison")
+    ap.add_argument("--configs", default="1x1,2x2",
+                    help="scaleout: GATEWAYSxWORKERS configurations to run (default: 1x1,2x2)")
+    ap.add_argument("--partitions", type=int, default=16, help="scaleout: log partitions")
     args = ap.parse_args(argv)
     warmup = args.warmup if args.warmup is not None else 5.0 + args.vehicles / 1000
+    if args.mode == "scaleout":
+        return _main_scaleout(args, warmup)
     f = run(args.vehicles, args.interval, args.seconds, warmup, args.keep)
     if not args.no_baseline:
         base = run_baseline(args.vehicles, args.interval, args.seconds, warmup)
         f["baseline"] = base
         # How much of a core icvcloud spends per report beyond answering it at once.
         f["cpu_ratio_to_baseline"] = f["server_cpu_us_per_report"] / max(1e-9, base["server_cpu_us_per_report"])
+    print("== the ingest path (gateway, durable log, store consumer); alarms: `icv bench alarms`")
     print(f"== ingest: {f['vehicles']} terminals every {f['interval_s']} s for {f['seconds']} s "
           f"after a {f['warmup_s']:.0f} s warm-up "
           f"(offered {f['offered_reports_per_s']:,.0f} reports/s) ==")
@@ -278,6 +292,28 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"lost {f['lost']}, duplicates {f['duplicates_stored']}")
     emit(f)
     return 0 if f["lost"] == 0 and f["duplicates_stored"] == 0 else 1
+
+
+def _main_scaleout(args: argparse.Namespace, warmup: float) -> int:
+    from bench.ingest_scaleout import print_scaleout, run_scaleout
+
+    configs = [tuple(int(x) for x in c.split("x")) for c in args.configs.split(",") if c]
+    runs = [run_scaleout(args.vehicles, args.interval, args.seconds, warmup, g, w, args.partitions) for g, w in configs]
+    emb = run(args.vehicles, args.interval, args.seconds, warmup)
+    print(f"== ingest, scale-out vs embedded: {args.vehicles} terminals every {args.interval} s for {args.seconds} s "
+          f"after a {warmup:.0f} s warm-up (offered {args.vehicles / args.interval:,.0f} reports/s) on "
+          f"{os.cpu_count()} cores ==")
+    for f in runs:
+        print_scaleout(f)
+    print(f"-- embedded (same run): stored {emb['stored_reports_per_s']:,.0f} reports/s, ack p50 "
+          f"{emb['ack_p50_ms']:.1f} ms p95 {emb['ack_p95_ms']:.1f} ms p99 {emb['ack_p99_ms']:.1f} ms, "
+          f"{emb['server_cpu_us_per_report']:.0f} µs CPU per report, lost {emb['lost']}, "
+          f"duplicates {emb['duplicates_stored']}")
+    figures: dict[str, Any] = {"mode": "scaleout", "embedded": emb,
+                               "scaleout": {f"{f['gateways']}g{f['workers']}w": f for f in runs}}
+    emit(figures)
+    ok = all(f["lost"] == 0 and f["duplicates_stored"] == 0 for f in [*runs, emb])
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -62,7 +62,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from icvcloud.app import run
 
     cfg = _load_config(args)
+    if (args.mode or cfg.scaleout.mode) == "scaleout":
+        from icvcloud.app import scaleout
+
+        return scaleout.serve(cfg, getattr(args, "config", None))
     return run.serve(cfg)
+
+
+def _cmd_scaleout(args: argparse.Namespace) -> int:
+    """``icv gateway jt808`` / ``icv worker`` / ``icv api``: one scale-out process."""
+    from icvcloud.app import scaleout
+
+    cfg = _load_config(args)
+    entry: Callable[[Any], int] = getattr(scaleout, args.process)
+    return entry(cfg)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -98,7 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the platform (gateway, store, API) in one process")
+    s.add_argument("--mode", choices=["embedded", "scaleout"], default=None,
+                   help="embedded: one process, SQLite; scaleout: a gateway, a worker and an API process over NATS "
+                        "JetStream and PostgreSQL (default: scaleout.mode in the configuration)")
     s.set_defaults(func=_cmd_serve)
+
+    # Scale-out processes (docs/scaling.md): start as many of each as the load needs.
+    gw = sub.add_parser("gateway", help="scale-out: a device gateway appending to the NATS log")
+    gw.add_argument("protocol", choices=["jt808"])
+    gw.set_defaults(func=_cmd_scaleout, process="gateway")
+    wk = sub.add_parser("worker", help="scale-out: a store consumer for the log partitions it leases")
+    wk.set_defaults(func=_cmd_scaleout, process="worker")
+    ap = sub.add_parser("api", help="scale-out: an API process (REST, WebSocket, console) over PostgreSQL")
+    ap.set_defaults(func=_cmd_scaleout, process="api")
 
     dm = sub.add_parser("demo", help="run the platform with simulated Zibo traffic")
     dm.add_argument("--vehicles", type=int, default=None, help="number of simulated vehicles")
@@ -136,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     sf.add_argument("--interval", type=float, default=None, help="report interval s (default: 10-30 s random)")
     sf.add_argument("--seconds", type=float, default=None)
     sf.add_argument("--seed", type=int, default=808)
+    sf.add_argument("--first-index", type=int, default=1,
+                    help="number of the first terminal (fleets against several gateways use disjoint ranges)")
     sf.add_argument("--version", type=int, choices=[2013, 2019], default=2013)
     sf.add_argument("--stats-file", default=None, help="write final statistics (JSON) here")
     sf.add_argument("--warmup", type=float, default=0.0,
@@ -158,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_encode)
 
     b = sub.add_parser("bench", help="run a benchmark from bench/ (last output line: JSON figures)")
-    b.add_argument("name", help="benchmark name: codec, ingest")
+    b.add_argument("name", help="benchmark name: codec, ingest, engine, alarms, console")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     b.set_defaults(func=_cmd_bench)
     return p

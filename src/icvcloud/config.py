@@ -179,6 +179,9 @@ class ScaleoutConfig:
     lease_bucket: str = "icv_workers"
     #: Core NATS subject of live updates from workers to API processes.
     live_subject: str = "icv.live"
+    #: Gateways and workers serve Prometheus /metrics on this port (0: not at all;
+    #: API processes serve it with the API). One port per process on a machine.
+    metrics_port: int = 0
 
 
 @dataclass

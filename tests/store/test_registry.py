@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from icvcloud.model import Device, Vehicle
 from icvcloud.store.sqlite import SqliteStore
 
-from .conftest import T0
+from .conftest import INTEGRITY_ERRORS, T0
 
 
 async def test_device_round_trip(store: SqliteStore) -> None:
@@ -38,7 +37,7 @@ async def test_add_vehicle_links_its_device(store: SqliteStore) -> None:
     v = await store.vehicle_for_device("13900007777")
     assert v == Vehicle(id=vid, plate="鲁C77777", vehicle_type="hazmat_tanker", device_id="13900007777")
     assert await store.vehicle_for_device("13900000000") is None
-    with pytest.raises(sqlite3.IntegrityError):  # one vehicle per device
+    with pytest.raises(INTEGRITY_ERRORS):  # one vehicle per device
         await store.add_vehicle(Vehicle(id=0, plate="鲁C88888", device_id="13900007777"))
     assert await store.add_vehicle(Vehicle(id=0, plate="鲁C99999")) > vid
 
@@ -49,9 +48,9 @@ async def test_users_and_tokens(store: SqliteStore) -> None:
     u = await store.get_user("alice")
     assert u is not None and (u.id, u.role, u.org_id, u.password_hash) == (uid, "operator", org, "$argon2id$…")
     assert await store.get_user("bob") is None
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         await store.add_user("alice", "x", "viewer", None)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         await store.add_user("carol", "x", "superuser", None)
     await store.add_token(uid, "ab" * 32, "cli")
     assert (await store.user_for_token("ab" * 32)) == u

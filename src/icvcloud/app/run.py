@@ -153,7 +153,11 @@ def user_add(cfg: Config, username: str, role: str, org_id: int | None, password
         return 2
 
     async def main() -> int:
-        store = SqliteStore(cfg.data_dir / "store.db")
+        store: Any = SqliteStore(cfg.data_dir / "store.db")
+        if cfg.scaleout.mode == "scaleout":  # the shared PostgreSQL store (docs/scaling.md)
+            from .scaleout_config import make_store
+
+            store = make_store(cfg, connections=2)
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         await store.open()
         try:

@@ -1,5 +1,5 @@
 """The log interface. Embedded implementation: SQLite (``sqlite.py``); scale-out:
-NATS JetStream (later).
+NATS JetStream (``nats.py``).
 
 A gateway appends what devices sent and acknowledges to the device only in the
 ``on_durable`` callback (architecture rule 1). Consumers read by offset and keep
@@ -57,3 +57,19 @@ class Log(abc.ABC):
     @abc.abstractmethod
     def pending(self) -> int:
         """Entries appended but not yet durable."""
+
+    # -- partitions (scale-out). A log is split into partitions by device (a device's
+    # records stay in order in one partition); consumers read one partition each, as
+    # a consumer group, and commit an offset per partition. The embedded log is one
+    # partition, read as a whole.
+
+    @property
+    def partitions(self) -> int:
+        return 1
+
+    def partition(self, index: int, group: str) -> Log:
+        """Partition ``index`` as read by consumer group ``group``: ``read`` and
+        ``last_offset`` cover that partition; offsets stay the log's own."""
+        if index != 0:
+            raise ValueError(f"partition {index}: this log has one partition")
+        return self

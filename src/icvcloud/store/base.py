@@ -1,5 +1,5 @@
-"""The store's repository interface. Two implementations: SQLite (embedded) and,
-later, PostgreSQL + PostGIS (scale-out).
+"""The store's repository interface. Two implementations: SQLite (embedded,
+``sqlite.py``) and PostgreSQL + PostGIS (scale-out, ``postgres.py``).
 
 Tenant scoping lives here: every read that returns enterprise data takes a
 :class:`Scope`, so no caller can forget it (architecture rule 6).
