@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from .admission import StoreAdmission
 from .alarm_runtime import AlarmRuntime
 from .attachments import AttachmentService
 from .pipeline import StorePipeline
+from .process import embedded_uvicorn
 
 log = logging.getLogger("icvcloud.platform")
 
@@ -115,7 +115,7 @@ class Platform:
                                      health=self.health,
                                      alarms=self.alarm_runtime.api_services() if self.alarm_runtime else None),
                          ConsoleSettings.from_config(self.cfg.console))
-        server = _EmbeddedUvicorn(uvicorn.Config(app, host=self.cfg.api.host, port=self.cfg.api.port,
+        server = embedded_uvicorn(uvicorn.Config(app, host=self.cfg.api.host, port=self.cfg.api.port,
                                                  log_level="warning", lifespan="on", access_log=False))
         self._api_server = server
         self._tasks.append(asyncio.create_task(server.serve(), name="api"))
@@ -171,17 +171,3 @@ class Platform:
                 await asyncio.wait_for(t, 5)
         await self.log.close()
         await self.store.close()
-
-
-class _EmbeddedUvicorn:
-    """uvicorn.Server inside our event loop: we own signals and shutdown."""
-
-    def __new__(cls, config: Any) -> Any:
-        import uvicorn
-
-        class Server(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self) -> Iterator[None]:
-                yield
-
-        return Server(config)

@@ -12,49 +12,15 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from icvcloud import logs
 from icvcloud.config import Config
 
 from .platform import Platform
+from .process import run, until_signal
 
 log = logging.getLogger("icvcloud")
-
-
-def _tune_runtime() -> None:
-    """Long-running processes with 10,000s of connections hold millions of objects;
-    with the default thresholds the cyclic collector re-walked them often enough to
-    take 40 % of the virtual fleet's CPU (measured with gc.callbacks). Freeze what
-    exists at start-up and collect the young generation less often.
-
-    The log and store threads need the GIL briefly after each SQLite call; with
-    the default 5 ms switch interval each such hand-over waits that long while the
-    event loop is busy, which is added to every acknowledgement."""
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-    sys.setswitchinterval(0.0005)
-
-
-def _run(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    _tune_runtime()
-    try:
-        import uvloop
-
-        return uvloop.run(main())
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        return asyncio.run(main())
-
-
-async def _until_signal(seconds: float | None = None) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def serve(cfg: Config) -> int:
@@ -66,11 +32,11 @@ def serve(cfg: Config) -> int:
         gc.freeze()
         print(f"icvcloud serving: JT/T 808 on {cfg.jt808.host}:{platform.jt808_port}, "
               f"API on http://{cfg.api.host}:{platform.api_port} (docs: /docs)", flush=True)
-        await _until_signal()
+        await until_signal()
         await platform.stop()
         return 0
 
-    return _run(main)
+    return run(main)
 
 
 DEMO_ORGS = (
@@ -130,7 +96,7 @@ icvcloud demo: {cfg.sim.vehicles} simulated vehicles in Zibo reporting over JT/T
   JT/T 808   127.0.0.1:{platform.jt808_port}
 Ctrl-C stops.""", flush=True)
         fleet_task = asyncio.create_task(fleet.run(None))
-        await _until_signal(seconds)
+        await until_signal(seconds)
         await fleet.stop()
         fleet_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -138,7 +104,7 @@ Ctrl-C stops.""", flush=True)
         await platform.stop()
         return 0
 
-    return _run(main)
+    return run(main)
 
 
 def user_add(cfg: Config, username: str, role: str, org_id: int | None, password: str | None,
@@ -214,4 +180,4 @@ def sim_fleet(args: argparse.Namespace) -> int:
                 json.dump(stats, fh)
         return 0
 
-    return _run(main)
+    return run(main)
