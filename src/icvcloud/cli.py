@@ -54,7 +54,7 @@ def _load_config(args: argparse.Namespace) -> Any:
 def _cmd_config_show(args: argparse.Namespace) -> int:
     from icvcloud import config
 
-    print(config.to_toml(_load_config(args)), end="")
+    print(config.to_toml(_load_config(args), secrets=args.secrets), end="")
     return 0
 
 
@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("config", help="configuration")
     csub = c.add_subparsers(dest="config_command", required=True)
-    cs = csub.add_parser("show", help="print the effective configuration")
+    cs = csub.add_parser("show", help="print the effective configuration (secrets hidden)")
+    cs.add_argument("--secrets", action="store_true", help="print keys, secrets and passwords too")
     cs.set_defaults(func=_cmd_config_show)
 
     u = sub.add_parser("user", help="users")

@@ -9,7 +9,9 @@ the result.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -351,7 +353,23 @@ def _validate_console(c: ConsoleConfig) -> None:
         raise ConfigError("console.tile_max_zoom must be 1-22")
 
 
-def to_toml(cfg: Config) -> str:
+#: Printed as HIDDEN unless asked: keys, secrets, passwords (also inside DSNs).
+HIDDEN = "<hidden>"
+_SECRET_KEYS = re.compile(r"(secret|password|_key|token)$")
+_DSN_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
+
+
+def _shown(key: str, value: str, secrets: bool) -> str:
+    if secrets or not value:
+        return value
+    if _SECRET_KEYS.search(key):
+        return HIDDEN
+    return _DSN_PASSWORD.sub(rf"\g<1>{HIDDEN}@", value)
+
+
+def to_toml(cfg: Config, *, secrets: bool = False) -> str:
+    """The configuration as a TOML file; secret values are replaced by ``HIDDEN``
+    unless ``secrets`` (so that ``icv config show`` can be pasted into a ticket)."""
     lines = []
     for section, values in cfg.as_dict().items():
         lines.append(f"[{section}]")
@@ -361,6 +379,7 @@ def to_toml(cfg: Config) -> str:
             elif isinstance(v, (int, float)):
                 lines.append(f"{k} = {v}")
             else:
-                lines.append(f'{k} = "{v}"')
+                # A TOML basic string takes JSON's escapes.
+                lines.append(f"{k} = {json.dumps(_shown(k, str(v), secrets), ensure_ascii=False)}")
         lines.append("")
     return "\n".join(lines)
