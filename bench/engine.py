@@ -5,16 +5,34 @@ A fleet of N vehicles (default 10,000) drives the schematic Zibo road network
 some stopping), reporting every 30 s (hazmat vehicles every 10 s); 2 % of the
 reports arrive late (a few reports behind, as back-fill does), 0.5 % carry an
 ADAS alarm, a few carry terminal alarm bits. M geofences (default 10,000) lie
-around the network: circles, rectangles and polygons near junctions (some with
-forbidden hours, dwell limits, speed limits, entry/exit alarms), and corridors
-along roads (expressways with their road class, arterial sections with limits,
-some as assigned routes).
+around the network: circles, rectangles and polygons (some with forbidden hours,
+dwell limits, speed limits, entry/exit alarms), and corridors along roads
+(expressways with their road class, arterial sections with limits, some as
+assigned routes).
+
+Two scenes over the same stream (``--scenes``):
+
+* ``spread`` — the fences across the prefecture (~100 × 100 km), as a real city's
+  schools, depots, plants and zones are: most reports are far from any fence;
+* ``dense`` — a share of them crowded onto the schematic network's few hundred km
+  of road, and route corridors along it: most reports are inside or at a fence.
+
+In each, the reports are split by what they ask of the engine: **common** — in
+device-time order, no alarm bits or active-safety items, and no fence's bounding
+box anywhere along the segment from the vehicle's previous report (a vehicle
+driving normally, away from fences) — and the rest (**near fences**, late data,
+alarms). The alarm consumer decodes each report just before the engine sees it,
+so the bench builds the ``Position`` objects in chunks of 64 right before timing
+them; the first 20 % of the stream (every vehicle's first reports: its state and
+rule set being set up) is a warm-up, not timed; the garbage collector is tuned as
+``icv serve`` tunes it (``--gc default`` for Python's defaults).
 
 Measured in the same run, on the same stream: the engine (``Engine.process``),
 and as baseline a trivial pass-through that only keeps each vehicle's last
-report. Figures: µs per report p50/p99, reports/s, the ratio to the baseline,
-a ``tick`` over the whole fleet, memory, and (``--snapshot``) the cost of a
-snapshot. :func:`measure` is what ``bench/alarms.py`` imports.
+report. Figures per scene: µs per report p50/p99/mean (wall, per call) overall
+and per kind of report, CPU µs per report and reports/s on one core, a ``tick``
+over the whole fleet, memory, and (``--snapshot``) the cost of a snapshot, an
+incremental one and a restore. :func:`measure` is what ``bench/alarms.py`` imports.
 """
 
 from __future__ import annotations
@@ -25,7 +43,7 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +63,11 @@ from icvcloud.sim.roads import RoadNetwork
 TYPES = {"hazmat_tanker": 0.15, "hazmat_van": 0.05, "coach": 0.15, "bus": 0.25, "muck_truck": 0.1, "taxi": 0.1,
          "other": 0.2}
 START = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)  # 09:30 Beijing
+#: (near_share, routes) of each scene; routes None = fences / 500.
+SCENES: dict[str, tuple[float, int | None]] = {"spread": (0.0, 0), "dense": (0.05, None)}
+#: Reports decoded at a time before the engine sees them (as the alarm consumer does).
+CHUNK = 64
+WARMUP_SHARE = 0.2
 
 
 def _lonlat(net: RoadNetwork, x: float, y: float) -> tuple[float, float]:
@@ -138,11 +161,27 @@ def _adas_json(t: datetime, alarm_id: int) -> dict[str, Any]:
     return item_to_json(0x64, a)
 
 
+#: One report before decoding: (vehicle index, seconds after START, seq, lat, lon,
+#: speed km/h, alarm bits, extras).
+Raw = tuple[int, float, int, float, float, float, int, dict[str, Any]]
+
+
 @dataclass
 class Stream:
     vehicles: list[VehicleContext]
-    reports: list[tuple[VehicleContext, Position]]
+    reports: list[Raw]  # in arrival order
     late: int
+
+    def positions(self, start: int, stop: int) -> list[tuple[VehicleContext, Position]]:
+        """Reports ``start:stop`` decoded: what the alarm consumer hands the engine."""
+        out = []
+        for vi, t, seq, lat, lon, speed, alarm, extras in self.reports[start:stop]:
+            v = self.vehicles[vi]
+            when = START + timedelta(seconds=t)
+            out.append((v, Position(device_id=v.device_id, device_time=when, seq=seq,
+                                    received_at=when + timedelta(seconds=1), lat=lat, lon=lon, speed_kmh=speed,
+                                    heading_deg=0, alarm=alarm, status=0b11, extras=dict(extras))))
+        return out
 
 
 def build_stream(n_vehicles: int, reports_per_vehicle: int, net: RoadNetwork, seed: int = 7) -> Stream:
@@ -152,9 +191,9 @@ def build_stream(n_vehicles: int, reports_per_vehicle: int, net: RoadNetwork, se
     weights = list(TYPES.values())
     vehicles = [VehicleContext(i + 1, f"1{i:010d}", org_id=1 + i % 50, vehicle_type=rng.choices(types, weights)[0],
                                group=f"g{i % 200}") for i in range(n_vehicles)]
-    timed: list[tuple[float, int, Position]] = []
+    timed: list[tuple[float, int, Raw]] = []
     late = 0
-    for v in vehicles:
+    for vi, v in enumerate(vehicles):
         route = net.random_route(rng, min_length_m=5000)
         every = 10.0 if v.vehicle_type.startswith("hazmat") else 30.0
         t = rng.uniform(0, every)
@@ -172,25 +211,20 @@ def build_stream(n_vehicles: int, reports_per_vehicle: int, net: RoadNetwork, se
             lon, lat = route.lonlat_at(s)
             alarm = (1 << rng.choice([0, 8, 5, 11])) if rng.random() < 0.005 else 0
             extras: dict[str, Any] = {}
-            when = START + timedelta(seconds=t)
             if rng.random() < 0.005:
-                extras["0x64"] = _adas_json(when, k)
-            p = Position(device_id=v.device_id, device_time=when, seq=k, received_at=when + timedelta(seconds=1),
-                         lat=lat, lon=lon, speed_kmh=round(speed, 1), heading_deg=0, alarm=alarm, status=0b11,
-                         extras=extras)
+                extras["0x64"] = _adas_json(START + timedelta(seconds=t), k)
             arrive = t
             if rng.random() < 0.02:
                 arrive += every * rng.randint(2, 6)  # back-filled a few reports later
                 late += 1
-            timed.append((arrive, v.vehicle_id, p))
+            timed.append((arrive, v.vehicle_id, (vi, t, k, lat, lon, round(speed, 1), alarm, extras)))
             s += direction * speed / 3.6 * every
             if not 0 <= s <= route.length_m:
                 direction = -direction
                 s = min(max(s, 0.0), route.length_m)
             t += every
     timed.sort(key=lambda x: (x[0], x[1]))
-    by_id = {v.vehicle_id: v for v in vehicles}
-    return Stream(vehicles, [(by_id[vid], p) for _, vid, p in timed], late)
+    return Stream(vehicles, [r for _, _, r in timed], late)
 
 
 class PassThrough:
@@ -204,21 +238,66 @@ class PassThrough:
         return []
 
 
-def _timed(proc: Any, reports: Sequence[tuple[VehicleContext, Position]]) -> tuple[list[int], float, float, int]:
-    """Per-call wall latencies (ns), total wall and CPU seconds, events."""
+def common_reports(fences: list[Fence], stream: Stream) -> list[bool]:
+    """Per report: is it the common case — in device-time order for its vehicle, no
+    alarm bits or active-safety items, and no fence's (or limit zone's) bounding box
+    meeting the box of the segment from the vehicle's previous report?"""
+    import numpy as np
+    import shapely
+
+    from icvcloud.engine.fenceindex import FenceIndex
+
+    index = FenceIndex(fences)
+    last: dict[int, tuple[float, float, float]] = {}
+    plain: list[bool] = []
+    boxes: list[tuple[float, float, float, float]] = []
+    for vi, t, _, lat, lon, _, alarm, extras in stream.reports:
+        prev = last.get(vi)
+        in_order = prev is None or t > prev[0]
+        plain.append(in_order and not alarm and not extras)
+        x0, y0 = (prev[1], prev[2]) if prev is not None else (lon, lat)
+        boxes.append((min(x0, lon), min(y0, lat), max(x0, lon), max(y0, lat)))
+        if in_order:
+            last[vi] = (t, lon, lat)
+    if index.tree is None:
+        return plain
+    hits = index.tree.query(shapely.box(*np.array(boxes).T))
+    near = np.zeros(len(boxes), dtype=bool)
+    near[hits[0]] = True
+    return [p and not n for p, n in zip(plain, near.tolist(), strict=True)]
+
+
+@dataclass
+class Timing:
+    lat_ns: list[int]  # per timed call, wall
+    cpu_s: float  # over the timed calls
+    wall_s: float
+    events: int
+
+
+def run_stream(proc: Any, stream: Stream, start: int, stop: int, timed: bool) -> Timing:
+    """Feed reports ``start:stop`` to ``proc`` in chunks decoded just before; time each call."""
     clock = time.perf_counter_ns
+    cpu = time.process_time
     lat: list[int] = []
+    cpu_s = wall_s = 0.0
     events = 0
-    gc.collect()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for v, p in reports:
-        a = clock()
-        events += len(proc.process(v, p))
-        lat.append(clock() - a)
-    return lat, time.perf_counter() - t0, time.process_time() - c0, events
+    for i in range(start, stop, CHUNK):
+        chunk = stream.positions(i, min(stop, i + CHUNK))
+        c0, w0 = cpu(), time.perf_counter()
+        for v, p in chunk:
+            a = clock()
+            events += len(proc.process(v, p))
+            if timed:
+                lat.append(clock() - a)
+        cpu_s += cpu() - c0
+        wall_s += time.perf_counter() - w0
+    return Timing(lat, cpu_s, wall_s, events)
 
 
-def _pct(ns: list[int]) -> dict[str, float]:
+def _pct(ns: Sequence[int]) -> dict[str, float]:
+    if len(ns) < 2:
+        return {"p50_us": math.nan, "p99_us": math.nan, "mean_us": math.nan}
     q = statistics.quantiles(ns, n=100)
     return {"p50_us": q[49] / 1000, "p99_us": q[98] / 1000, "mean_us": statistics.fmean(ns) / 1000}
 
@@ -236,66 +315,155 @@ def _touched(fences: list[Fence], stream: Stream) -> float:
         return 0.0
     last: dict[int, tuple[float, float]] = {}
     segs = []
-    for v, p in stream.reports:
-        q = last.get(v.vehicle_id)
+    for vi, _, _, lat, lon, _, _, _ in stream.reports:
+        q = last.get(vi)
         if q is not None:
-            segs.append([q, (p.lon, p.lat)])
-        last[v.vehicle_id] = (p.lon, p.lat)
+            segs.append([q, (lon, lat)])
+        last[vi] = (lon, lat)
     hits = index.tree.query(shapely.linestrings(np.array(segs)), predicate="intersects")
     return hits.shape[1] / max(1, len(segs))
 
 
-def measure(vehicles: int = 10_000, fences: int = 10_000, reports_per_vehicle: int = 20, seed: int = 7,
-            snapshot: bool = False, quiet: bool = False, near_share: float = 0.05, routes: int | None = None
-            ) -> dict[str, Any]:
-    """Build the fleet and fences, run engine and baseline over the same stream, return figures."""
-    say = (lambda *a: None) if quiet else print
+def _tune_gc(mode: str) -> None:
+    """As ``icv serve`` runs (app/run.py): what exists now frozen, the young generation
+    collected every 50,000 allocations — or Python's defaults."""
+    gc.collect()
+    if mode == "serve":
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 100)
+    else:
+        gc.set_threshold(700, 10, 10)
+
+
+def _untune_gc() -> None:
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+
+
+def scene_figures(fence_list: list[Fence], stream: Stream, *, snapshot: bool = False, gc_mode: str = "serve",
+                  make_engine: Callable[[list[Fence]], Any] | None = None) -> dict[str, Any]:
+    """Engine and baseline over ``stream`` with these fences; the figures of one scene."""
     proc = psutil.Process()
+    n_all = len(stream.reports)
+    start = int(n_all * WARMUP_SHARE)
+    common = common_reports(fence_list, stream)[start:]
+    t = time.perf_counter()
+    engine = make_engine(fence_list) if make_engine else Engine(RuleProfiles(), fence_list, EngineConfig())
+    build_s = time.perf_counter() - t
+    base = PassThrough()
+    run_stream(base, stream, 0, start, timed=False)
+    _tune_gc(gc_mode)
+    b = run_stream(base, stream, start, n_all, timed=True)
+    _untune_gc()
+    rss0 = proc.memory_info().rss
+    warm_events = run_stream(engine, stream, 0, start, timed=False).events
+    _tune_gc(gc_mode)
+    e = run_stream(engine, stream, start, n_all, timed=True)
+    _untune_gc()
+    rss1 = proc.memory_info().rss
+    n = n_all - start
+    now = START + timedelta(seconds=max(r[1] for r in stream.reports) + 1)
+    t = time.perf_counter()
+    tick_events = len(engine.tick(now))
+    tick_ms = (time.perf_counter() - t) * 1000
+    ep, bp = _pct(e.lat_ns), _pct(b.lat_ns)
+    ec = _pct([x for x, c in zip(e.lat_ns, common, strict=True) if c])
+    en = _pct([x for x, c in zip(e.lat_ns, common, strict=True) if not c])
+    stats = engine.stats
+    f: dict[str, Any] = {
+        "fences": len(fence_list), "reports_timed": n, "warmup_reports": start,
+        "fences_touched_per_report": round(_touched(fence_list, stream), 2),
+        "common_share": round(sum(common) / max(1, n), 3),
+        "engine_p50_us": round(ep["p50_us"], 2), "engine_p99_us": round(ep["p99_us"], 2),
+        "engine_mean_us": round(ep["mean_us"], 2),
+        "engine_common_p50_us": round(ec["p50_us"], 2), "engine_common_p99_us": round(ec["p99_us"], 2),
+        "engine_common_mean_us": round(ec["mean_us"], 2),
+        "engine_near_p50_us": round(en["p50_us"], 2), "engine_near_p99_us": round(en["p99_us"], 2),
+        "engine_near_mean_us": round(en["mean_us"], 2),
+        # CPU time is the steadier figure on a shared machine (wall time includes waiting for a core).
+        "engine_cpu_us_per_report": round(e.cpu_s / n * 1e6, 2),
+        "engine_reports_per_s": round(n / e.cpu_s) if e.cpu_s else None,
+        "baseline_cpu_us_per_report": round(b.cpu_s / n * 1e6, 3),
+        "baseline_p50_us": round(bp["p50_us"], 3), "baseline_p99_us": round(bp["p99_us"], 3),
+        "baseline_reports_per_s": round(n / b.cpu_s) if b.cpu_s else None,
+        "ratio_engine_to_baseline_mean": round(ep["mean_us"] / bp["mean_us"], 1),
+        "events": e.events + warm_events, "events_timed": e.events, "tick_ms": round(tick_ms, 1),
+        "tick_events": tick_events, "fence_index_build_s": round(build_s, 2),
+        "engine_rss_mb": round((rss1 - rss0) / 2**20, 1),
+        "late_refolded": stats.refolded, "too_late": stats.too_late, "retractions": stats.retractions,
+    }
+    if snapshot:
+        f.update(_snapshot_figures(engine, fence_list, stream, make_engine))
+    return f
+
+
+def _snapshot_figures(engine: Any, fence_list: list[Fence], stream: Stream,
+                      make_engine: Callable[[list[Fence]], Any] | None) -> dict[str, Any]:
+    """A full snapshot, one after a few vehicles reported again (only they are written
+    anew), a restore, and the readable JSON form's size for comparison."""
+    out: dict[str, Any] = {}
+    c = time.process_time()
+    blob = engine.snapshot()
+    out["snapshot_s"] = round(time.process_time() - c, 3)
+    out["snapshot_mb"] = round(len(blob) / 2**20, 2)
+    out["snapshot_kb_per_vehicle"] = round(len(blob) / 1024 / max(1, len(engine)), 2)
+    # A few more reports (1 % of the fleet reporting again), then a second snapshot.
+    fresh = [(v, p) for v, p in stream.positions(0, len(stream.vehicles) // 100)]
+    for v, p in fresh:
+        p.device_time += timedelta(days=1)
+        p.received_at += timedelta(days=1)
+        engine.process(v, p)
+    c = time.process_time()
+    engine.snapshot()
+    out["snapshot_incremental_s"] = round(time.process_time() - c, 3)
+    c = time.process_time()
+    other = make_engine(fence_list) if make_engine else Engine(RuleProfiles(), fence_list, EngineConfig())
+    other.restore(blob)
+    out["restore_s"] = round(time.process_time() - c, 3)
+    if hasattr(engine, "to_dict"):
+        import json
+
+        c = time.process_time()
+        out["snapshot_json_mb"] = round(len(json.dumps(engine.to_dict(), separators=(",", ":"))) / 2**20, 2)
+        out["snapshot_json_s"] = round(time.process_time() - c, 3)
+    return out
+
+
+def measure(vehicles: int = 10_000, fences: int = 10_000, reports_per_vehicle: int = 20, seed: int = 7,
+            snapshot: bool = False, quiet: bool = False, near_share: float = 0.05, routes: int | None = None,
+            gc_mode: str = "serve") -> dict[str, Any]:
+    """Build the fleet and fences, run engine and baseline over the same stream (one
+    scene), return its figures."""
+    say = (lambda *a: None) if quiet else print
     net = RoadNetwork.load()
     t = time.perf_counter()
     fence_list = build_fences(fences, net, seed, near_share, routes)
     stream = build_stream(vehicles, reports_per_vehicle, net, seed)
     say(f"built {len(fence_list):,} fences and {len(stream.reports):,} reports of {vehicles:,} vehicles "
         f"({stream.late:,} late) in {time.perf_counter() - t:.1f} s")
-    rss0 = proc.memory_info().rss
-    t = time.perf_counter()
-    engine = Engine(RuleProfiles(), fence_list, EngineConfig())
-    build_s = time.perf_counter() - t
-    base_ns, base_s, base_cpu, _ = _timed(PassThrough(), stream.reports)
-    eng_ns, eng_s, eng_cpu, events = _timed(engine, stream.reports)
-    rss1 = proc.memory_info().rss
-    now = max(p.received_at for _, p in stream.reports)
-    t = time.perf_counter()
-    tick_events = len(engine.tick(now))
-    tick_ms = (time.perf_counter() - t) * 1000
-    n = len(stream.reports)
-    b, e = _pct(base_ns), _pct(eng_ns)
-    figures: dict[str, Any] = {
-        "vehicles": vehicles, "fences": len(fence_list), "reports": n, "late_reports": stream.late,
-        "fences_touched_per_report": round(_touched(fence_list, stream), 2),
-        "engine_p50_us": round(e["p50_us"], 2), "engine_p99_us": round(e["p99_us"], 2),
-        "engine_mean_us": round(e["mean_us"], 2), "engine_reports_per_s": round(n / eng_s),
-        # CPU time is the steadier figure on a shared machine (wall time includes waiting for a core).
-        "engine_cpu_us_per_report": round(eng_cpu / n * 1e6, 2),
-        "baseline_cpu_us_per_report": round(base_cpu / n * 1e6, 3),
-        "baseline_p50_us": round(b["p50_us"], 3), "baseline_p99_us": round(b["p99_us"], 3),
-        "baseline_reports_per_s": round(n / base_s),
-        "ratio_engine_to_baseline_mean": round(e["mean_us"] / b["mean_us"], 1),
-        "events": events, "tick_ms": round(tick_ms, 1), "tick_events": tick_events,
-        "fence_index_build_s": round(build_s, 2),
-        "engine_rss_mb": round((rss1 - rss0) / 2**20, 1),
-        "late_refolded": engine.stats.refolded, "too_late": engine.stats.too_late,
-        "retractions": engine.stats.retractions,
-    }
-    if snapshot:
-        t = time.perf_counter()
-        blob = engine.snapshot()
-        figures["snapshot_s"] = round(time.perf_counter() - t, 2)
-        figures["snapshot_mb"] = round(len(blob) / 2**20, 1)
-        t = time.perf_counter()
-        Engine(RuleProfiles(), fence_list).restore(blob)
-        figures["restore_s"] = round(time.perf_counter() - t, 2)
-    return figures
+    f = scene_figures(fence_list, stream, snapshot=snapshot, gc_mode=gc_mode)
+    f.update({"vehicles": vehicles, "reports": len(stream.reports), "late_reports": stream.late})
+    return f
+
+
+def _print_scene(name: str, f: dict[str, Any]) -> None:
+    print(f"== {name}: {f['fences']:,} fences; each report's segment meets {f['fences_touched_per_report']} on "
+          f"average; {f['common_share'] * 100:.0f} % of the {f['reports_timed']:,} timed reports are common ==")
+    print(f"{'':<22}{'p50 us':>9}{'p99 us':>9}{'mean us':>9}{'cpu us':>9}{'reports/s':>12}")
+    print(f"{'engine, all reports':<22}{f['engine_p50_us']:>9.1f}{f['engine_p99_us']:>9.1f}{f['engine_mean_us']:>9.1f}"
+          f"{f['engine_cpu_us_per_report']:>9.1f}{f['engine_reports_per_s']:>12,}")
+    print(f"{'  common':<22}{f['engine_common_p50_us']:>9.1f}{f['engine_common_p99_us']:>9.1f}"
+          f"{f['engine_common_mean_us']:>9.1f}")
+    print(f"{'  near fences, other':<22}{f['engine_near_p50_us']:>9.1f}{f['engine_near_p99_us']:>9.1f}"
+          f"{f['engine_near_mean_us']:>9.1f}")
+    print(f"{'pass-through':<22}{f['baseline_p50_us']:>9.2f}{f['baseline_p99_us']:>9.2f}{'':>9}"
+          f"{f['baseline_cpu_us_per_report']:>9.2f}{f['baseline_reports_per_s']:>12,}")
+    print(f"events {f['events']:,}; tick over the fleet {f['tick_ms']} ms; engine memory +{f['engine_rss_mb']} MB; "
+          f"re-folded {f['late_refolded']:,}, too late {f['too_late']}")
+    if "snapshot_s" in f:
+        print(f"snapshot {f['snapshot_mb']} MB ({f['snapshot_kb_per_vehicle']} KB/vehicle) in {f['snapshot_s']} s "
+              f"CPU, after 1 % of the fleet reported again {f['snapshot_incremental_s']} s; restore "
+              f"{f['restore_s']} s; the same state as JSON {f.get('snapshot_json_mb')} MB")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -304,25 +472,29 @@ def main(argv: Sequence[str]) -> int:
     ap.add_argument("--fences", type=int, default=10_000)
     ap.add_argument("--reports", type=int, default=20, help="reports per vehicle")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--near-share", type=float, default=0.05,
-                    help="share of the area fences placed near the road network's junctions")
-    ap.add_argument("--routes", type=int, default=None, help="corridor fences along roads (default fences/500)")
-    ap.add_argument("--snapshot", action="store_true", help="also time a snapshot and a restore")
+    ap.add_argument("--scenes", default="spread,dense", help=f"comma-separated, of {', '.join(SCENES)}")
+    ap.add_argument("--near-share", type=float, default=None,
+                    help="one custom scene: share of the area fences placed near the road network's junctions")
+    ap.add_argument("--routes", type=int, default=None, help="with --near-share: corridors along roads")
+    ap.add_argument("--gc", choices=("serve", "default"), default="serve",
+                    help="garbage collector as icv serve tunes it, or Python's defaults")
+    ap.add_argument("--snapshot", action="store_true", help="also time snapshots and a restore")
     args = ap.parse_args(list(argv))
-    f = measure(args.vehicles, args.fences, args.reports, args.seed, args.snapshot, near_share=args.near_share,
-                routes=args.routes)
-    print(f"== alarm engine: {f['reports']:,} reports, {f['vehicles']:,} vehicles, {f['fences']:,} fences ==")
-    print(f"(scene: each report's segment meets {f['fences_touched_per_report']} fences on average)")
-    print(f"{'':<14}{'p50 us':>9}{'p99 us':>9}{'mean us':>9}{'cpu us':>9}{'reports/s':>12}")
-    print(f"{'engine':<14}{f['engine_p50_us']:>9.1f}{f['engine_p99_us']:>9.1f}{f['engine_mean_us']:>9.1f}"
-          f"{f['engine_cpu_us_per_report']:>9.1f}{f['engine_reports_per_s']:>12,}")
-    print(f"{'pass-through':<14}{f['baseline_p50_us']:>9.2f}{f['baseline_p99_us']:>9.2f}{'':>9}"
-          f"{f['baseline_cpu_us_per_report']:>9.2f}{f['baseline_reports_per_s']:>12,}")
-    print(f"events {f['events']:,}; tick over the fleet {f['tick_ms']} ms; engine memory +{f['engine_rss_mb']} MB; "
-          f"late reports {f['late_reports']:,} (re-folded {f['late_refolded']:,}, too late {f['too_late']})")
-    if "snapshot_s" in f:
-        print(f"snapshot {f['snapshot_mb']} MB in {f['snapshot_s']} s; restore {f['restore_s']} s")
-    emit(f)
+    scenes = ({"custom": (args.near_share, args.routes)} if args.near_share is not None
+              else {s: SCENES[s] for s in args.scenes.split(",")})
+    net = RoadNetwork.load()
+    t = time.perf_counter()
+    stream = build_stream(args.vehicles, args.reports, net, args.seed)
+    print(f"built {len(stream.reports):,} reports of {args.vehicles:,} vehicles ({stream.late:,} late) in "
+          f"{time.perf_counter() - t:.1f} s")
+    out: dict[str, Any] = {"vehicles": args.vehicles, "reports": len(stream.reports), "late_reports": stream.late,
+                           "gc": args.gc}
+    for name, (near_share, routes) in scenes.items():
+        fence_list = build_fences(args.fences, net, args.seed, near_share, routes)
+        f = scene_figures(fence_list, stream, snapshot=args.snapshot, gc_mode=args.gc)
+        _print_scene(name, f)
+        out.update({f"{name}_{k}": v for k, v in f.items()})
+    emit(out)
     return 0
 
 

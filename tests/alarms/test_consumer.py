@@ -224,9 +224,8 @@ class _PartedSource(rule_engine.RuleSource):
     """The platform's engine, offering its snapshot in pieces."""
 
     class Engine(rule_engine.Engine):
-        def snapshot_parts(self) -> Any:
-            blob = self.snapshot()
-            return (blob[i:i + 1000] for i in range(0, len(blob), 1000))
+        def snapshot_parts(self, vehicles_per_part: int = 1) -> Any:
+            return super().snapshot_parts(vehicles_per_part)  # as many pieces as vehicles
 
     def build(self, defs: Any) -> Any:
         e = self.Engine(self.profiles(defs), [rule_engine._fence(d) for d in defs.geofences])

@@ -16,11 +16,12 @@ See docs/engine.md for the design and its limits.
 from __future__ import annotations
 
 import json
+import marshal
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, cast
 
 from icvcloud.model.alarms import AlarmCategory, AlarmEvent, AlarmPhase, Severity
@@ -32,12 +33,12 @@ from .config import EngineConfig, RuleProfiles
 from .context import VehicleContext
 from .episodes import Book, Episode, SampleKey
 from .fenceindex import FenceIndex
-from .fold import VehicleState, copy_state, deadline, fold, open_episodes, speculate
+from .fold import VehicleState, deadline, fold, open_episodes, quiet, speculate
 from .geo import in_china
 from .jsonstate import converter, from_json, to_json, writer
 from .rules import active_safety, data_quality, offline
-from .sample import Sample
-from .step import Derived, Step
+from .sample import Row, Sample
+from .step import Derived, Settings, Step, settings_for
 from .timeutil import FAR_FUTURE_US, from_us, to_us
 
 #: Sorts before every report: the key of the checkpoint "nothing folded yet".
@@ -46,10 +47,27 @@ MIN_KEY: SampleKey = (-(2**62), -(2**62), -(2**62))
 #: binary form of :mod:`.snapshot` and :meth:`Engine.restore` reads both.
 SNAPSHOT_FORMAT = 1
 
-_KEY = attrgetter("key")
+#: A window row's key (rows start with device time, seq, item).
+_KEY = itemgetter(0, 1, 2)
 _STATE_JSON = writer(VehicleState)
 _STATE = converter(VehicleState)
 _SEVERITY = {int(s): s for s in Severity}
+#: "Nothing speculative": one empty set shared by every vehicle (see location.NO_FENCES);
+#: tick replaces it before adding. Removing from it is a no-op.
+NO_KEYS: set[str] = set()
+
+
+def _dump(st: VehicleState) -> bytes:
+    # A checkpoint is the state's JSON form (positional lists) in marshal bytes: one
+    # object the garbage collector never visits (a copy of the objects would be a
+    # dozen it must traverse), a third of a pickle's size, exact, and already what a
+    # snapshot holds. It never leaves the process, so marshal's version-specific
+    # format is no concern.
+    return marshal.dumps(_STATE_JSON(st))
+
+
+def _load(b: bytes) -> VehicleState:
+    return cast(VehicleState, _STATE(marshal.loads(b)))  # noqa: S302 - our own bytes, see _dump
 
 
 @dataclass
@@ -75,17 +93,18 @@ class _Vehicle:
     def __init__(self, ctx: VehicleContext) -> None:
         self.ctx = ctx
         self.derived: Derived | None = None
-        #: The window: the last reports, sorted by key.
-        self.samples: list[Sample] = []
+        #: The window: the last reports as :meth:`Sample.row` tuples (sorted by key: rows
+        #: start with it), which the garbage collector does not track.
+        self.samples: list[Row] = []
         self.state = VehicleState()
-        #: (key of the last report folded into it, a copy of the state then), oldest
+        #: (key of the last report folded into it, the state then, see _dump), oldest
         #: first; ``cps[0]`` is the state just before the window's first report.
-        self.cps: list[tuple[SampleKey, VehicleState]] = [(MIN_KEY, VehicleState())]
+        self.cps: list[tuple[SampleKey, bytes]] = [(MIN_KEY, _dump(self.state))]
         self.since_cp = 0
         #: key → (the episode as last told, key of the report that last touched it).
         self.told: dict[str, tuple[Episode, SampleKey]] = {}
-        #: Told by :meth:`Engine.tick` before any report confirmed them.
-        self.speculative: set[str] = set()
+        #: Told by :meth:`Engine.tick` before any report confirmed them (NO_KEYS while none).
+        self.speculative: set[str] = NO_KEYS
         self.offline = offline.OfflineState()
         self.due: int | None = None
         #: This vehicle's snapshot record while nothing has changed since it was written.
@@ -105,6 +124,8 @@ class Engine:
         self._vehicles: dict[int, _Vehicle] = {}
         self.stats = EngineStats()
         self._book = Book()
+        self._settings: dict[tuple[int, str], Settings] = {}
+        self._every = self.config.checkpoint_every
         #: A window this long has a checkpoint it can drop (see _trim).
         self._trim_at = self.config.window_reports + self.config.checkpoint_every
 
@@ -123,6 +144,7 @@ class Engine:
 
     def set_profiles(self, profiles: RuleProfiles) -> None:
         self.profiles = profiles
+        self._settings = {}
         for e in self._vehicles.values():
             e.derived = None
 
@@ -135,7 +157,8 @@ class Engine:
             e.derived = None
             e.blob = None
         if e.derived is None:
-            e.derived = Derived(v, self.profiles.resolve(v.vehicle_type, v.org_id, v.group), self._index)
+            rules = self.profiles.resolve(v.vehicle_type, v.org_id, v.group)
+            e.derived = Derived(v, rules, self._index, settings_for(self._settings, rules, v.vehicle_type))
         return e
 
     def __len__(self) -> int:
@@ -153,54 +176,48 @@ class Engine:
         assert derived is not None
         e.blob = None
         out: list[AlarmEvent] = []
-        self.stats.reports += 1
-        future = s.t > s.recv + derived.max_future_us  # data_quality.in_future
+        stats = self.stats
+        stats.reports += 1
+        future = s.t > s.recv + derived.c.max_future_us  # data_quality.in_future
         ended = offline.on_report(e.offline, s, derived.rules.offline, clock_ok=not future)
         if ended is not None:
             out.append(self._event(e, ended, "end"))
+        samples = e.samples
         if future:
             self._detached(e, s, out)
-            self._set_due(e)
-            self.stats.events += len(out)
-            return out
-        k = s.key
-        samples = e.samples
-        if samples and k <= samples[-1].key:
+        elif samples and s.key <= samples[-1]:  # a key compares below a row with the same key (it is shorter)
+            k = s.key
             i = bisect_left(samples, k, key=_KEY)
-            if samples[i].key == k:
-                self.stats.duplicates += 1
+            if _KEY(samples[i]) == k:
+                stats.duplicates += 1
             elif k <= e.cps[0][0]:
                 self._too_late(e, s, out)
             else:
                 self._insert(e, s, i, out)
-        elif k <= e.cps[0][0]:
+        elif not samples and s.key <= e.cps[0][0]:  # (with a window, its last key is above the base)
             self._too_late(e, s, out)
         else:
-            self._append(e, s, out)
+            # Newer than every report of the vehicle (the common case): fold it once.
+            book = self._book
+            fold(e.state, s, e.ctx, derived, self._index, book)
+            samples.append(s.row)
+            e.since_cp += 1
+            if e.since_cp >= self._every:
+                e.cps.append((s.key, _dump(e.state)))
+                e.since_cp = 0
+            if book.touched:
+                touched = book.touched
+                self._book = Book()
+                self._tell(e, touched, out)
+                if e.speculative:
+                    self._settle(e, set(touched), out)
+            elif e.speculative:
+                self._settle(e, set(), out)
         if len(samples) >= self._trim_at:
             self._trim(e)
         self._set_due(e)
-        self.stats.events += len(out)
+        stats.events += len(out)
         return out
-
-    def _append(self, e: _Vehicle, s: Sample, out: list[AlarmEvent]) -> None:
-        """A report newer than all others (the common case): fold it once."""
-        assert e.derived is not None
-        book = self._book
-        fold(e.state, s, e.ctx, e.derived, self._index, book)
-        e.samples.append(s)
-        e.since_cp += 1
-        if e.since_cp >= self.config.checkpoint_every:
-            e.cps.append((s.key, copy_state(e.state)))
-            e.since_cp = 0
-        if book.touched:
-            touched = book.touched
-            self._book = Book()
-            self._tell(e, touched, out)
-            if e.speculative:
-                self._settle(e, set(touched), out)
-        elif e.speculative:
-            self._settle(e, set(), out)
 
     def _insert(self, e: _Vehicle, s: Sample, i: int, out: list[AlarmEvent]) -> None:
         assert e.derived is not None
@@ -209,18 +226,19 @@ class Engine:
         j = len(e.cps) - 1
         while e.cps[j][0] >= k:
             j -= 1
-        cp_key, cp = e.cps[j]
+        cp_key, blob = e.cps[j]
         del e.cps[j + 1:]
-        state = copy_state(cp)
-        e.samples.insert(i, s)
+        state = _load(blob)
+        e.samples.insert(i, s.row)
         book = Book()
         every = self.config.checkpoint_every
         n = 0
         for idx in range(bisect_right(e.samples, cp_key, key=_KEY), len(e.samples)):
-            fold(state, e.samples[idx], e.ctx, e.derived, self._index, book)
+            r = Sample(e.samples[idx])
+            fold(state, r, e.ctx, e.derived, self._index, book)
             n += 1
             if n % every == 0:
-                e.cps.append((e.samples[idx].key, copy_state(state)))
+                e.cps.append((r.key, _dump(state)))
         e.since_cp = n % every
         e.state = state
         self.stats.refolded += n - 1
@@ -260,7 +278,7 @@ class Engine:
         book = Book()
         x = Step(s, e.ctx, e.derived, self._index, book)
         x.loc_ok = s.fixed and in_china(s.lon, s.lat)
-        active_safety.step(active_safety.ActiveSafetyState(), x)
+        active_safety.step(None, x)
         for ep, _ in book.touched.values():
             if ep.instant:
                 out.append(self._event(e, ep, "instant"))
@@ -326,13 +344,14 @@ class Engine:
     # ------------------------------------------------------------------ time
 
     def _set_due(self, e: _Vehicle) -> None:
-        assert e.derived is not None
-        a = offline.deadline(e.offline, e.derived.rules.offline)
+        derived = e.derived
+        assert derived is not None
+        a = offline.deadline(e.offline, derived.c.offline_us)
         st = e.state
-        if st.stop.since is None and not st.loc.inside and st.deviation.out_since is None:
-            e.due = a  # what deadline() would find: nothing time alone can open
+        if quiet(st):
+            e.due = a
             return
-        b = deadline(st, e.derived, self._index)
+        b = deadline(st, derived, self._index)
         e.due = a if b is None else b if a is None else min(a, b)
 
     def tick(self, now: datetime) -> list[AlarmEvent]:
@@ -347,14 +366,17 @@ class Engine:
             e = self._vehicle(v.ctx)
             assert e.derived is not None
             e.blob = None
-            ep = offline.check(e.offline, e.derived.rules.offline, e.ctx.vehicle_id, now_us)
+            ep = offline.check(e.offline, e.derived.rules.offline, e.derived.c.offline_us, e.ctx.vehicle_id,
+                              now_us)
             if ep is not None:
                 out.append(self._event(e, ep, "start"))
-            at = e.samples[-1].key if e.samples else MIN_KEY
+            at = _KEY(e.samples[-1]) if e.samples else MIN_KEY
             for sp in speculate(e.state, e.derived, self._index, e.ctx.vehicle_id, now_us):
                 if sp.key not in e.told:
                     out.append(self._event(e, sp, "start"))
                     e.told[sp.key] = (sp.copy(), at)
+                    if e.speculative is NO_KEYS:
+                        e.speculative = set()
                     e.speculative.add(sp.key)
             self._set_due(e)
         self.stats.events += len(out)
@@ -372,25 +394,25 @@ class Engine:
     def _small(e: _Vehicle) -> list[Any]:
         """A vehicle's state apart from its window, as JSON values."""
         base_key, base = e.cps[0]
-        return [to_json(e.ctx), list(base_key), _STATE_JSON(base), _STATE_JSON(e.state),
+        return [to_json(e.ctx), list(base_key), marshal.loads(base), _STATE_JSON(e.state),  # noqa: S302 - see _dump
                 [[k, to_json(ep), list(at)] for k, (ep, at) in e.told.items()], sorted(e.speculative),
                 to_json(e.offline)]
 
     @classmethod
     def _vehicle_dict(cls, e: _Vehicle) -> dict[str, Any]:
         ctx, base_key, base, state, told, speculative, off = cls._small(e)
-        return {"ctx": ctx, "window": [list(s.row()) for s in e.samples], "base_key": base_key, "base": base,
+        return {"ctx": ctx, "window": [list(r) for r in e.samples], "base_key": base_key, "base": base,
                 "state": state, "told": told, "speculative": speculative, "offline": off}
 
     @staticmethod
-    def _restored(small: list[Any], samples: list[Sample]) -> _Vehicle:
+    def _restored(small: list[Any], samples: list[Row]) -> _Vehicle:
         ctx_d, base_key, base, state, told, speculative, off = small
         e = _Vehicle(from_json(VehicleContext, ctx_d))
         e.samples = samples
-        e.cps = [(cast(SampleKey, tuple(int(k) for k in base_key)), _STATE(base))]
+        e.cps = [(cast(SampleKey, tuple(int(k) for k in base_key)), _dump(_STATE(base)))]
         e.state = _STATE(state)
         e.told = {k: (from_json(Episode, ep), cast(SampleKey, tuple(at))) for k, ep, at in told}
-        e.speculative = set(speculative)
+        e.speculative = set(speculative) if speculative else NO_KEYS
         e.offline = from_json(offline.OfflineState, off)
         return e
 
@@ -400,8 +422,7 @@ class Engine:
             raise ValueError(f"unknown engine snapshot format {d.get('format')!r}")
         vehicles: dict[int, _Vehicle] = {}
         for vd in d["vehicles"]:
-            samples = [Sample(int(r[0]), int(r[1]), int(r[2]), int(r[3]), float(r[4]), float(r[5]), float(r[6]),
-                              int(r[7]), int(r[8]), int(r[9]), bool(r[10]), r[11]) for r in vd["window"]]
+            samples = [snap.row(r) for r in vd["window"]]
             e = self._restored([vd["ctx"], vd["base_key"], vd["base"], vd["state"], vd["told"], vd["speculative"],
                                 vd["offline"]], samples)
             vehicles[e.ctx.vehicle_id] = e

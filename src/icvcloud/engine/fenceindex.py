@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from array import array
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -47,9 +49,13 @@ _ROW = 1 << 20
 MAX_FENCE_CELLS = 4096
 #: A segment over more cells than this asks the STRtree instead of the grid.
 MAX_QUERY_CELLS = 16
+#: The packed box grid's limit (cells; 8 bytes each); 4 M cells of 0.005° cover 10° × 10°.
+MAX_PACKED_CELLS = 4_000_000
 #: Cells are registered slightly enlarged, so a point on a cell's edge (and float
 #: rounding of the cell computation) can never miss a fence.
 _CELL_PAD_DEG = 1e-9
+#: Sort key: a fence's (or zone's) position in the index.
+by_order = attrgetter("order")
 _QUERY_PAD_DEG = 1e-4
 
 BBox = tuple[float, float, float, float]
@@ -177,8 +183,10 @@ class CompiledFence:
         if self.circle is not None or self.rect is not None:
             span = self._span(x0, y0, x1, y1)
             if span is None:
-                return _transitions(in0, in1, [], [])
+                return [] if in0 == in1 else [(0.0, in1)]  # _transitions(in0, in1, [], [])
             lo, hi = span
+            if in0 == in1 and not in0 and (hi <= 0.0 or lo >= 1.0):
+                return []  # the line meets the shape beyond the segment's ends
             cuts = sorted(c for c in (lo, hi) if 0.0 < c < 1.0)
             edges = [0.0, *cuts, 1.0]
             return _transitions(in0, in1, cuts, [lo < (a + b) / 2 < hi for a, b in itertools.pairwise(edges)])
@@ -300,6 +308,8 @@ class FenceIndex:
         #: Fences and zones too big for the grid.
         self.big: tuple[CompiledFence, ...] = ()
         self.big_zones: tuple[LimitZone, ...] = ()
+        self.fence_boxes = self.zone_boxes = BoxGrid([])
+        self.crowded = False
         self._build_grid()
 
     def _build_grid(self) -> None:
@@ -307,6 +317,8 @@ class FenceIndex:
         zone_cells: dict[int, list[LimitZone]] = {}
         big: list[CompiledFence] = []
         big_zones: list[LimitZone] = []
+        fence_reg: list[tuple[Any, Any, BBox]] = []
+        zone_reg: list[tuple[Any, Any, BBox]] = []
         for e in self.entries:
             if not all(math.isfinite(c) for c in e.bbox):
                 n = MAX_FENCE_CELLS + 1
@@ -327,6 +339,7 @@ class FenceIndex:
                 hit = shapely.intersects(e.geom, shapely.box(gx / _PER_DEG - pad, gy / _PER_DEG - pad,
                                                              (gx + 1) / _PER_DEG + pad, (gy + 1) / _PER_DEG + pad))
                 gx, gy = gx[hit], gy[hit]
+            (fence_reg if isinstance(e, CompiledFence) else zone_reg).append((gx, gy, e.bbox))
             keys = (gx * _ROW + gy).tolist()
             target: dict[int, list[Any]] = cells if isinstance(e, CompiledFence) else zone_cells  # type: ignore[assignment]
             for k in keys:
@@ -335,6 +348,11 @@ class FenceIndex:
         self.zone_cells = {k: tuple(v) for k, v in zone_cells.items()}
         self.big = tuple(big)
         self.big_zones = tuple(big_zones)
+        #: The same registrations as bounding boxes, packed, for the common question.
+        self.fence_boxes = BoxGrid(fence_reg)
+        self.zone_boxes = BoxGrid(zone_reg)
+        #: Whether something may be anywhere (fences too big for the grid).
+        self.crowded = bool(big or big_zones)
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -349,57 +367,115 @@ class FenceIndex:
 
     def fences_near(self, x0: float, y0: float, x1: float, y1: float) -> Sequence[CompiledFence]:
         """The fences that may meet the box (a superset of those whose geometry does), in
-        index order."""
-        ix0, iy0 = math.floor(x0 * _PER_DEG), math.floor(y0 * _PER_DEG)
-        ix1, iy1 = math.floor(x1 * _PER_DEG), math.floor(y1 * _PER_DEG)
+        index order. The box must lie in the positive quadrant (see :meth:`clear`)."""
+        ix0, iy0, ix1, iy1 = int(x0 * _PER_DEG), int(y0 * _PER_DEG), int(x1 * _PER_DEG), int(y1 * _PER_DEG)
         cells = self.cells
+        found: Sequence[CompiledFence]
         if ix0 == ix1 and iy0 == iy1:
-            found: Sequence[CompiledFence] = cells.get(ix0 * _ROW + iy0, ())
+            found = cells.get(ix0 * _ROW + iy0, ())
         elif (ix1 - ix0 + 1) * (iy1 - iy0 + 1) <= MAX_QUERY_CELLS:
-            seen: dict[int, CompiledFence] = {}
-            for ix in range(ix0, ix1 + 1):
-                for iy in range(iy0, iy1 + 1):
-                    c = cells.get(ix * _ROW + iy)
-                    if c:
-                        for f in c:
-                            seen[f.order] = f
-            found = [seen[o] for o in sorted(seen)] if len(seen) > 1 else list(seen.values())
+            got = [c for ix in range(ix0, ix1 + 1) for iy in range(iy0, iy1 + 1) if (c := cells.get(ix * _ROW + iy))]
+            if len(got) > 1:
+                found = sorted({f for c in got for f in c}, key=by_order)
+            else:
+                found = got[0] if got else ()
         else:
             m = _QUERY_PAD_DEG  # a circle's true box may exceed its polygon's by up to CIRCLE_TOLERANCE_M
             found = [e for e in self.query_box((x0 - m, y0 - m, x1 + m, y1 + m)) if isinstance(e, CompiledFence)]
         if self.big:
-            both = {f.order: f for f in found}
-            for f in self.big:
-                both[f.order] = f
-            found = [both[o] for o in sorted(both)]
+            found = sorted({*found, *self.big}, key=by_order)
         return found
 
     def zones_at(self, lon: float, lat: float) -> Sequence[LimitZone]:
-        """The limit zones that may contain the point, in index order."""
-        found = self.zone_cells.get(math.floor(lon * _PER_DEG) * _ROW + math.floor(lat * _PER_DEG), ())
+        """The limit zones that may contain the point (in the positive quadrant), in index order."""
+        found = self.zone_cells.get(int(lon * _PER_DEG) * _ROW + int(lat * _PER_DEG), ())
         if self.big_zones:
-            both = {z.order: z for z in (*found, *self.big_zones)}
-            found = tuple(both[o] for o in sorted(both))
+            found = tuple(sorted({*found, *self.big_zones}, key=by_order))
         return found
 
-    def anything_near(self, x0: float, y0: float, x1: float, y1: float) -> bool:
-        """Whether any fence or limit zone may meet the box (False: nothing to test)."""
-        if self.big or self.big_zones:
-            return True
-        ix0, iy0 = math.floor(x0 * _PER_DEG), math.floor(y0 * _PER_DEG)
-        ix1, iy1 = math.floor(x1 * _PER_DEG), math.floor(y1 * _PER_DEG)
-        cells, zones = self.cells, self.zone_cells
-        if ix0 == ix1 and iy0 == iy1:
-            k = ix0 * _ROW + iy0
-            return k in cells or k in zones
+    def clear(self, x0: float, y0: float, x1: float, y1: float, px: float, py: float) -> bool:
+        """Whether no fence's bounding box meets the box and no limit zone's holds the point
+        ``(px, py)``: then no fence or section can concern a segment inside the box. Fences
+        are not filtered by whom they apply to here (that needs the fences themselves), so
+        it may say no where a closer look would find nothing. The box must lie in the
+        positive quadrant (as China does): cells are found with ``int()``, which is
+        ``floor()`` there and cheaper."""
+        if self.crowded:
+            return False
+        ix0, iy0, ix1, iy1 = int(x0 * _PER_DEG), int(y0 * _PER_DEG), int(x1 * _PER_DEG), int(y1 * _PER_DEG)
         if (ix1 - ix0 + 1) * (iy1 - iy0 + 1) > MAX_QUERY_CELLS:
-            return self.tree is not None
-        for ix in range(ix0, ix1 + 1):
-            for iy in range(iy0, iy1 + 1):
-                k = ix * _ROW + iy
-                if k in cells or k in zones:
-                    return True
+            return self.tree is None
+        if self.fence_boxes.meets(ix0, iy0, ix1, iy1, x0, y0, x1, y1):
+            return False
+        jx, jy = int(px * _PER_DEG), int(py * _PER_DEG)
+        return not self.zone_boxes.meets(jx, jy, jx, jy, px, py, px, py)
+
+
+class BoxGrid:
+    """The bounding boxes registered in each grid cell, packed: per cell a run of
+    ``x0, y0, x1, y1`` doubles in one array, found through an array of offsets over the
+    cells' extent (compressed rows). Every report asks whether any box meets its
+    segment's; reading a few adjacent words here costs far less than a dict entry and
+    each candidate fence's objects, scattered over memory, would (with thousands of
+    vehicles, the state of each report is not in the cache, and neither are they).
+    Fences spread over a very wide area fall back to a dict of cell → boxes."""
+
+    __slots__ = ("by_key", "nx", "ny", "off", "ox", "oy", "val")
+
+    def __init__(self, regs: list[tuple[Any, Any, BBox]]) -> None:
+        self.ox = self.oy = self.nx = self.ny = 0
+        self.off: array[int] | None = array("q", [0])
+        self.val = array("d")
+        self.by_key: dict[int, array[float]] = {}
+        if not regs:
+            return
+        xs = np.concatenate([r[0] for r in regs])
+        ys = np.concatenate([r[1] for r in regs])
+        owner = np.repeat(np.arange(len(regs)), [len(r[0]) for r in regs])
+        boxes = np.array([r[2] for r in regs], dtype=np.float64)
+        self.ox, self.oy = int(xs.min()), int(ys.min())
+        self.nx, self.ny = int(xs.max()) - self.ox + 1, int(ys.max()) - self.oy + 1
+        if self.nx * self.ny <= MAX_PACKED_CELLS:
+            cell = (xs - self.ox) * self.ny + (ys - self.oy)
+            order = np.lexsort((owner, cell))  # by cell, then in index order
+            counts = np.bincount(cell, minlength=self.nx * self.ny)
+            self.off = array("q", np.concatenate(([0], np.cumsum(counts) * 4)).tolist())
+            self.val = array("d", boxes[owner[order]].ravel().tolist())
+        else:
+            self.off = None
+            for k, o in zip((xs * _ROW + ys).tolist(), owner.tolist(), strict=True):
+                self.by_key.setdefault(k, array("d")).extend(boxes[o].tolist())
+
+    def meets(self, ix0: int, iy0: int, ix1: int, iy1: int, x0: float, y0: float, x1: float, y1: float) -> bool:
+        """Whether a box registered in cells ``[ix0, ix1] × [iy0, iy1]`` meets ``(x0, y0, x1, y1)``."""
+        off = self.off
+        if off is None:
+            for ix in range(ix0, ix1 + 1):
+                for iy in range(iy0, iy1 + 1):
+                    v = self.by_key.get(ix * _ROW + iy)
+                    if v is not None and _any_meets(v, 0, len(v), x0, y0, x1, y1):
+                        return True
+            return False
+        ny = self.ny
+        cx0, cy0, cx1, cy1 = ix0 - self.ox, iy0 - self.oy, ix1 - self.ox, iy1 - self.oy
+        if cx1 < 0 or cy1 < 0 or cx0 >= self.nx or cy0 >= ny:
+            return False  # beyond every box
+        val = self.val
+        for cx in range(max(cx0, 0), min(cx1, self.nx - 1) + 1):
+            row = cx * ny
+            c0, c1 = row + max(cy0, 0), row + min(cy1, ny - 1) + 1
+            a, b = off[c0], off[c1]  # the cells of one column are adjacent
+            if a != b and _any_meets(val, a, b, x0, y0, x1, y1):
+                return True
         return False
+
+
+def _any_meets(val: array[float], a: int, b: int, x0: float, y0: float, x1: float, y1: float) -> bool:
+    while a < b:
+        if val[a] <= x1 and val[a + 2] >= x0 and val[a + 1] <= y1 and val[a + 3] >= y0:
+            return True
+        a += 4
+    return False
 
 
 # ------------------------------------------------------------------------------ crossings

@@ -31,7 +31,7 @@ def m_per_deg_lon(lat_deg: float) -> float:
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Equirectangular distance about the midpoint latitude (exact enough below ~50 km)."""
-    dx = (lon2 - lon1) * m_per_deg_lon((lat1 + lat2) / 2)
+    dx = (lon2 - lon1) * (M_PER_DEG_LAT * math.cos((lat1 + lat2) / 2 * _RAD))  # m_per_deg_lon, inlined
     dy = (lat2 - lat1) * M_PER_DEG_LAT
     return math.hypot(dx, dy)
 

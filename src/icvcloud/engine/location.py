@@ -8,16 +8,21 @@ from dataclasses import dataclass, field
 
 import shapely
 
-from .fenceindex import CompiledFence, FenceIndex, Transition, clip, contains_point
+from .fenceindex import CompiledFence, FenceIndex, Transition, by_order, clip, contains_point
 from .geo import distance_m
 from .step import Step
 from .timeutil import US
+
+#: "In no fence": one empty dict shared by every vehicle outside all fences (most of
+#: them), so their reports do not each fetch their own from memory. Never mutated:
+#: the location stage replaces a vehicle's ``inside``, it does not change it.
+NO_FENCES: dict[int, int] = {}
 
 
 @dataclass(slots=True)
 class LocationState:
     #: Fences the vehicle is inside → when it entered (µs).
-    inside: dict[int, int] = field(default_factory=dict)
+    inside: dict[int, int] = field(default_factory=lambda: NO_FENCES)
     #: The last accepted position.
     t: int | None = None
     lon: float = 0.0
@@ -60,13 +65,22 @@ def locate(st: LocationState, x: Step) -> None:
     lon, lat, t1 = s.lon, s.lat, s.t
     x.lon, x.lat = lon, lat
     x0, y0 = st.lon, st.lat
-    if not old and not (index.anything_near(lon, lat, lon, lat) if t0 is None else index.anything_near(
-            min(x0, lon), min(y0, lat), max(x0, lon), max(y0, lat))):
-        # In no fence, and none registered anywhere the segment may lie: the common
-        # case, kept short (the box of both ends covers whatever the segment needs).
-        st.t, st.lon, st.lat = t1, lon, lat
-        x.entered = old
-        return
+    derived = x.derived
+    if not old:
+        # In no fence: if no fence can be anywhere along the segment (the box of both
+        # ends covers whatever the segment needs) and no speed-limit section here,
+        # nothing changes — the common case, kept short.
+        if t0 is None:
+            ux0 = ux1 = lon
+            uy0 = uy1 = lat
+        else:
+            ux0, uy0, ux1, uy1 = min(x0, lon), min(y0, lat), max(x0, lon), max(y0, lat)
+        if index.clear(ux0, uy0, ux1, uy1, lon, lat):
+            st.t, st.lon, st.lat = t1, lon, lat
+            if old is not NO_FENCES:
+                st.inside = NO_FENCES  # (an empty dict of its own, rebuilt from a checkpoint)
+            x.entered = st.inside
+            return
     cfg = x.rules.fences
     interp = (t0 is not None and t1 > t0 and t1 - t0 <= cfg.interpolate_max_gap_s * US
               and distance_m(x0, y0, lon, lat) <= cfg.interpolate_max_m)
@@ -78,12 +92,8 @@ def locate(st: LocationState, x: Step) -> None:
     near = index.fences_near(bx0, by0, bx1, by1)
     if old:
         # The fences it was in are looked at too, wherever they are: it may have left them.
-        by_order = {f.order: f for f in near}
-        for fid in old:
-            cf = index.by_id.get(fid)
-            if cf is not None:
-                by_order[cf.order] = cf
-        near = [by_order[o] for o in sorted(by_order)]
+        by_id = index.by_id
+        near = sorted({*near, *(cf for fid in old if (cf := by_id.get(fid)) is not None)}, key=by_order)
     derived = x.derived
     new: dict[int, int] = {}
     trans: list[Transition] = []
@@ -93,24 +103,32 @@ def locate(st: LocationState, x: Step) -> None:
     # are collected and tested together (one vectorised call per predicate).
     shaped: list[CompiledFence] = []
     for f in near:
-        b = f.bbox
-        if b[0] > bx1 or b[2] < bx0 or b[1] > by1 or b[3] < by0:
+        fx0, fy0, fx1, fy1 = f.bbox
+        if fx0 > bx1 or fx1 < bx0 or fy0 > by1 or fy1 < by0:
             continue
         if not f.everyone and not derived.applies(f):
             continue
         fid = f.id
-        seen.add(fid)
         in0 = fid in old
-        pin = b[0] <= lon <= b[2] and b[1] <= lat <= b[3]
+        if in0:
+            seen.add(fid)
+        pin = fx0 <= lon <= fx1 and fy0 <= lat <= fy1
         if f.circle is None and f.rect is None:
-            if in0 or pin or (interp and _meets(clip(b, x0, y0, lon, lat))):
+            if in0 or pin or (interp and _meets(clip(f.bbox, x0, y0, lon, lat))):
                 shaped.append(f)
             continue
         in1 = pin and f.contains(lon, lat)
         if in0 and in1 and (f.convex or not interp):
             new[fid] = old[fid]  # still inside (a convex fence cannot be left and re-entered)
             continue
-        changes = f.crossings(x0, y0, lon, lat, in0, in1) if interp else ([(1.0, in1)] if in0 != in1 else [])
+        if interp:
+            changes = f.crossings(x0, y0, lon, lat, in0, in1)
+        elif in0 != in1:
+            changes = [(1.0, in1)]
+        elif not in1:
+            continue  # outside at both ends, no segment to follow
+        else:
+            changes = []
         if changes or in1:
             _apply(f, in0, in1, changes, old, new, trans, t0, t1, x0, y0, dx, dy)
     if shaped:
@@ -147,7 +165,7 @@ def locate(st: LocationState, x: Step) -> None:
                 and contains_point(z.geom, lon, lat)):
             limits.append(z.limit_kmh)
     trans.sort()
-    st.inside = new
+    st.inside = new if new else NO_FENCES
     st.t, st.lon, st.lat = t1, lon, lat
     x.inside = {f: index.by_id[f] for f in new}
     x.entered = new

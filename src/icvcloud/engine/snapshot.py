@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from itertools import accumulate, pairwise
 from typing import Any
 
-from .sample import Sample
+from .sample import Row
 
 MAGIC = b"ICVENGINE2\n"
 _FRAME = struct.Struct("<II")
@@ -45,13 +45,18 @@ def _layout(n: int) -> struct.Struct:
     return struct.Struct(f"<{n}q{n}q{n}q{n}q{n}q{n}I{n}I{n}B{n}d{n}d{n}d")
 
 
-def encode_vehicle(small: list[Any], samples: Sequence[Sample]) -> bytes:
+def row(r: Any) -> Row:
+    """A window row from its JSON form (a list), checked."""
+    return (int(r[0]), int(r[1]), int(r[2]), int(r[3]), float(r[4]), float(r[5]), float(r[6]), int(r[7]), int(r[8]),
+            int(r[9]), bool(r[10]), _extras(r[11]))
+
+
+def encode_vehicle(small: list[Any], rows: Sequence[Row]) -> bytes:
     """One vehicle's record: ``small`` (JSON values) and its window."""
-    n = len(samples)
-    extras = {str(i): s.extras for i, s in enumerate(samples) if s.extras is not None}
+    n = len(rows)
+    extras = {str(i): r[11] for i, r in enumerate(rows) if r[11] is not None}
     cols: bytes = b""
     if n:
-        rows = [s.row() for s in samples]
         t, seq, item, recv, lat, lon, speed, heading, alarm, status, bad, _ = zip(*rows, strict=True)
         dt = [t[0], *(b - a for a, b in pairwise(t))]
         try:
@@ -68,7 +73,7 @@ def encode_vehicle(small: list[Any], samples: Sequence[Sample]) -> bytes:
     return _FRAME.pack(len(body), zlib.crc32(body)) + body
 
 
-def records(blob: bytes | bytearray | memoryview) -> Iterator[tuple[list[Any], list[Sample], bytes]]:
+def records(blob: bytes | bytearray | memoryview) -> Iterator[tuple[list[Any], list[Row], bytes]]:
     """The vehicles of a snapshot: (the JSON part without the window, the window, the record)."""
     view = memoryview(blob)
     if bytes(view[:len(MAGIC)]) != MAGIC:
@@ -89,7 +94,7 @@ def records(blob: bytes | bytearray | memoryview) -> Iterator[tuple[list[Any], l
         yield small, samples, record
 
 
-def _decode(body: memoryview) -> tuple[list[Any], list[Sample]]:
+def _decode(body: memoryview) -> tuple[list[Any], list[Row]]:
     try:
         raw = zlib.decompress(body)
         n, jlen = _COUNTS.unpack_from(raw, 0)
@@ -98,9 +103,7 @@ def _decode(body: memoryview) -> tuple[list[Any], list[Sample]]:
             raise SnapshotError("engine snapshot: a vehicle record is not a list")
         tail = small.pop()
         if n == _AS_JSON:
-            samples = [Sample(int(r[0]), int(r[1]), int(r[2]), int(r[3]), float(r[4]), float(r[5]), float(r[6]),
-                              int(r[7]), int(r[8]), int(r[9]), bool(r[10]), _extras(r[11])) for r in tail]
-            return small, samples
+            return small, [row(r) for r in tail]
         cols = _layout(n).unpack_from(raw, _COUNTS.size + jlen)
         if len(raw) != _COUNTS.size + jlen + _layout(n).size:
             raise SnapshotError("engine snapshot: a window's length does not match its count")
@@ -111,10 +114,9 @@ def _decode(body: memoryview) -> tuple[list[Any], list[Sample]]:
     if not isinstance(tail, dict):
         raise SnapshotError("engine snapshot: a window's extras are not an object")
     c = cols
-    samples = [Sample(t[i], c[2 * n + i], c[3 * n + i], recv[i], c[8 * n + i], c[9 * n + i], c[10 * n + i],
-                      c[4 * n + i], c[5 * n + i], c[6 * n + i], bool(c[7 * n + i]), _extras(tail.get(str(i))))
-               for i in range(n)]
-    return small, samples
+    rows = [(t[i], c[2 * n + i], c[3 * n + i], recv[i], c[8 * n + i], c[9 * n + i], c[10 * n + i], c[4 * n + i],
+             c[5 * n + i], c[6 * n + i], bool(c[7 * n + i]), _extras(tail.get(str(i)))) for i in range(n)]
+    return small, rows
 
 
 def _extras(v: Any) -> dict[str, Any] | None:

@@ -9,8 +9,9 @@ from typing import Any
 
 from .config import RuleSet, applies
 from .context import VehicleContext
-from .episodes import Book, SampleKey
+from .episodes import Book
 from .fenceindex import CompiledFence, FenceIndex, LimitZone, Transition
+from .rules.offline import limits_us as offline_limits
 from .sample import Sample
 from .timeutil import US, seconds
 
@@ -40,18 +41,18 @@ def limit_for(type_limits: Mapping[str, float], inside: Mapping[int, CompiledFen
     return best
 
 
-class Derived:
-    """Per-vehicle values derived from its context, rules and the fences (cached; rebuilt
-    when any of them changes)."""
+class Settings:
+    """What a vehicle's rules and type make of each report, in the units the rules
+    compare (µs): shared by all vehicles of one rule set and type (:func:`settings_for`),
+    so the thousands of vehicles' reports read the same few objects."""
 
-    __slots__ = ("_applies", "cont_us", "daily_calendar", "daily_us", "default_limit", "fatigue", "gap_as_rest_us",
-                 "max_future_us", "max_stop_us", "night", "night_us", "rest_us", "restricted", "routes", "rules",
-                 "stop", "type_limits", "v")
+    __slots__ = ("cont_us", "daily_calendar", "daily_us", "default_limit", "fatigue", "gap_as_rest_us",
+                 "max_future_us", "max_stop_us", "night", "night_us", "offline_us", "rest_us", "restricted", "rules",
+                 "stop", "type_limits")
 
-    def __init__(self, v: VehicleContext, rules: RuleSet, index: FenceIndex) -> None:
-        self.v = v
+    def __init__(self, rules: RuleSet, vehicle_type: str) -> None:
         self.rules = rules
-        vt = v.vehicle_type
+        vt = vehicle_type
         f = rules.fatigue
         #: Which type-selective rules concern this vehicle.
         self.fatigue = f.enabled and applies(f.vehicle_types, vt)
@@ -67,10 +68,35 @@ class Derived:
         self.daily_calendar = f.daily_mode == "calendar_day"
         self.max_stop_us = seconds(rules.stop.max_stop_s)
         self.max_future_us = round(rules.data_quality.max_future_s * US)
+        self.offline_us = offline_limits(rules.offline)
         #: Speed limits of the vehicle's type, by road class ("default" off classified roads).
-        self.type_limits = rules.overspeed.limits_for(v.vehicle_type)
+        self.type_limits = rules.overspeed.limits_for(vt)
         #: The limit where no fence or section says anything (the common case).
         self.default_limit = limit_for(self.type_limits, _NONE, ())
+
+
+def settings_for(cache: dict[tuple[int, str], Settings], rules: RuleSet, vehicle_type: str) -> Settings:
+    """The shared :class:`Settings` (``cache`` belongs to one set of profiles: a rule set is
+    found by identity, and the cache keeps it alive)."""
+    k = (id(rules), vehicle_type)
+    got = cache.get(k)
+    if got is None or got.rules is not rules:
+        got = cache[k] = Settings(rules, vehicle_type)
+    return got
+
+
+class Derived:
+    """Per-vehicle values derived from its context, rules and the fences (cached; rebuilt
+    when any of them changes): the shared :class:`Settings` ``c``, the assigned routes,
+    which fences apply."""
+
+    __slots__ = ("_applies", "c", "has_routes", "routes", "rules", "v")
+
+    def __init__(self, v: VehicleContext, rules: RuleSet, index: FenceIndex, shared: Settings | None = None) -> None:
+        self.v = v
+        c = self.c = shared if shared is not None else Settings(rules, v.vehicle_type)
+        assert c.rules is rules
+        self.rules = rules
         #: Assigned corridors → allowed time outside (µs): corridors with a deviation
         #: duration that apply to the vehicle, and the context's route_ids.
         routes: dict[int, int] = {}
@@ -84,6 +110,7 @@ class Derived:
                 after = rf.fence.deviation_after_s
                 routes[rid] = seconds(after if after is not None else rules.deviation.after_s)
         self.routes = routes
+        self.has_routes = bool(routes)
         #: Index position → whether a fence with selectors applies to this vehicle.
         self._applies: dict[int, bool] = {}
 
@@ -96,14 +123,14 @@ class Derived:
 
 
 class Step:
-    __slots__ = ("at", "book", "derived", "entered", "index", "inside", "inside_before", "lat", "limits", "loc_ok",
+    __slots__ = ("book", "c", "derived", "entered", "index", "inside", "inside_before", "lat", "limits", "loc_ok",
                  "lon", "rules", "s", "speed_ok", "t0", "trans", "v")
 
     def __init__(self, s: Sample, v: VehicleContext, derived: Derived, index: FenceIndex, book: Book) -> None:
         self.s = s
         self.derived = derived
-        self.rules = derived.rules
-        self.at: SampleKey = s.key
+        c = self.c = derived.c  # the rules read their settings here
+        self.rules = c.rules
         self.v = v
         self.index = index
         self.book = book

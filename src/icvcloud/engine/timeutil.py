@@ -18,13 +18,14 @@ BEIJING_OFFSET_US = 8 * 3600 * US
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: A time later than any report: "if time went on for ever".
 FAR_FUTURE_US = 2**62
+_ONE_US = timedelta(microseconds=1)
 
 
 def to_us(dt: datetime) -> int:
     """Aware datetime → µs since the epoch (naive datetimes are taken as UTC)."""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return (dt - EPOCH) // timedelta(microseconds=1)
+    return (dt - EPOCH) // _ONE_US
 
 
 _MIN_US = -62_135_596_800 * US  # 0001-01-01

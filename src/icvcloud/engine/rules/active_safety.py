@@ -122,7 +122,17 @@ def _severity(p: dict[str, Any], x: Step) -> int:
     return cfg.level2_severity if p["level"] == 2 else cfg.level1_severity
 
 
-def step(st: ActiveSafetyState, x: Step) -> None:
+def step(st: ActiveSafetyState | None, x: Step) -> ActiveSafetyState | None:
+    """Fold the report in; the state to keep (None while no episode is open)."""
+    if st is None:
+        if not x.s.extras:
+            return None
+        st = ActiveSafetyState()
+    _step(st, x)
+    return st if st.open else None
+
+
+def _step(st: ActiveSafetyState, x: Step) -> None:
     ex = x.s.extras
     cfg = x.rules.active_safety
     t = x.s.t

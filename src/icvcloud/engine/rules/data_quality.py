@@ -26,9 +26,14 @@ REASONS = ("invalid_time", "no_fix", "out_of_bounds", "invalid_speed")
 _LON0, _LAT0, _LON1, _LAT1 = CHINA_BOUNDS
 
 
+#: "No run open": one empty dict shared by every vehicle whose reports are fine (see
+#: location.NO_FENCES); only :func:`_runs` changes a vehicle's runs, replacing this first.
+NO_RUNS: dict[str, Episode] = {}
+
+
 @dataclass(slots=True)
 class DataQualityState:
-    runs: dict[str, Episode] = field(default_factory=dict)
+    runs: dict[str, Episode] = field(default_factory=lambda: NO_RUNS)
     #: The last accepted position.
     a_t: int | None = None
     a_lon: float = 0.0
@@ -60,41 +65,41 @@ def step(st: DataQualityState, x: Step) -> None:
     fixed = bool(s.status & 2)
     where_ok = _LON0 <= lon <= _LON1 and _LAT0 <= lat <= _LAT1  # in_china, inlined: it runs on every report
     speed_ok = 0.0 <= s.speed <= cfg.max_speed_kmh  # False for NaN
-    time_bad = s.bad_time
-    x.loc_ok = fixed and where_ok and not time_bad
-    x.speed_ok = speed_ok and not time_bad and fixed
+    if fixed and where_ok and speed_ok and not s.bad_time:
+        x.loc_ok = x.speed_ok = True  # the common case: nothing wrong
+        runs = st.runs
+        if runs and cfg.enabled:
+            _runs(st, x, [])
+        elif runs is not NO_RUNS and not runs:
+            st.runs = NO_RUNS  # (an empty dict of its own, rebuilt from a checkpoint)
+    else:
+        time_bad = s.bad_time
+        x.loc_ok = fixed and where_ok and not time_bad
+        x.speed_ok = speed_ok and not time_bad and fixed
+        if cfg.enabled:
+            bad: list[str] = []
+            if time_bad:
+                bad.append("invalid_time")
+            if not fixed and cfg.report_no_fix:
+                bad.append("no_fix")
+            if not where_ok:
+                bad.append("out_of_bounds")
+            if not speed_ok:
+                bad.append("invalid_speed")
+            if bad or st.runs:
+                _runs(st, x, bad)
+        if not x.loc_ok:
+            return
 
-    if cfg.enabled and (st.runs or time_bad or not fixed or not where_ok or not speed_ok):
-        bad: list[str] = []
-        if time_bad:
-            bad.append("invalid_time")
-        if not fixed and cfg.report_no_fix:
-            bad.append("no_fix")
-        if not where_ok:
-            bad.append("out_of_bounds")
-        if not speed_ok:
-            bad.append("invalid_speed")
-        for r in bad:
-            if r not in st.runs:
-                ep = new_episode(key(x.v.vehicle_id, f"data_quality.{r}", s.t), f"data_quality.{r}", "data_quality",
-                                 Severity.LOW, s.t, _f(s.lat), _f(s.lon), {"reason": r})
-                st.runs[r] = ep
-                x.book.touch(ep)
-        for r in list(st.runs):
-            if r not in bad:
-                ep = st.runs.pop(r)
-                ep.close(s.t)
-                x.book.touch(ep)
-
-    if not x.loc_ok:
-        return
-    if st.a_t is None:
-        st.a_t, st.a_lon, st.a_lat = s.t, s.lon, s.lat
+    a_t = st.a_t
+    if a_t is None:
+        st.a_t, st.a_lon, st.a_lat = s.t, lon, lat
         return
     d = distance_m(st.a_lon, st.a_lat, lon, lat)
-    if d <= cfg.min_jump_m or _speed_ok(st.a_t, s.t, d, cfg.jump_kmh):  # _plausible, inlined
-        st.a_t, st.a_lon, st.a_lat = s.t, s.lon, s.lat
-        st.c_t, st.c_n = None, 0
+    if d <= cfg.min_jump_m or _speed_ok(a_t, s.t, d, cfg.jump_kmh):  # _plausible, inlined
+        st.a_t, st.a_lon, st.a_lat = s.t, lon, lat
+        if st.c_t is not None or st.c_n:
+            st.c_t, st.c_n = None, 0
         return
     # An impossible displacement from the last accepted position.
     if st.c_t is not None and _plausible(st.c_t, st.c_lon, st.c_lat, s.t, s.lon, s.lat, cfg.jump_kmh,
@@ -103,12 +108,12 @@ def step(st: DataQualityState, x: Step) -> None:
     else:
         st.c_n = 1
         if cfg.enabled:
-            dt_s = (s.t - st.a_t) / US
+            dt_s = (s.t - a_t) / US
             ep = new_episode(
                 key(x.v.vehicle_id, "data_quality.gnss_jump", s.t), "data_quality.gnss_jump", "data_quality",
                 Severity.LOW, s.t, s.lat, s.lon,
                 {"reason": "gnss_jump", "from_lon": st.a_lon, "from_lat": st.a_lat,
-                 "from_time": from_us(st.a_t).isoformat(), "distance_m": round(d, 1),
+                 "from_time": from_us(a_t).isoformat(), "distance_m": round(d, 1),
                  "implied_kmh": round(d / dt_s * 3.6, 1) if dt_s > 0 else None},
                 instant=True)
             x.book.touch(ep)
@@ -119,6 +124,26 @@ def step(st: DataQualityState, x: Step) -> None:
         st.c_t, st.c_n = None, 0
         return
     x.loc_ok = False
+
+
+def _runs(st: DataQualityState, x: Step, bad: list[str]) -> None:
+    """Open a run for each defect not yet open, end the runs of defects gone."""
+    s = x.s
+    if st.runs is NO_RUNS:
+        st.runs = {}
+    for r in bad:
+        if r not in st.runs:
+            ep = new_episode(key(x.v.vehicle_id, f"data_quality.{r}", s.t), f"data_quality.{r}", "data_quality",
+                             Severity.LOW, s.t, _f(s.lat), _f(s.lon), {"reason": r})
+            st.runs[r] = ep
+            x.book.touch(ep)
+    for r in list(st.runs):
+        if r not in bad:
+            ep = st.runs.pop(r)
+            ep.close(s.t)
+            x.book.touch(ep)
+    if not st.runs:
+        st.runs = NO_RUNS
 
 
 def in_future(s: Sample, cfg: DataQualityConfig) -> bool:

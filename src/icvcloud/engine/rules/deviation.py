@@ -30,10 +30,18 @@ def _episode(vid: int, st: DeviationState, after: int, routes: list[int]) -> Epi
                        {"route_ids": routes, "left_at": from_us(st.out_since).isoformat(), "allowed_s": after / 1e6})
 
 
-def step(st: DeviationState, x: Step) -> None:
+def step(st: DeviationState | None, x: Step) -> DeviationState | None:
+    """Fold the report in; the state to keep (None while on an assigned route)."""
     routes = x.derived.routes
     if not routes or not x.loc_ok or not x.rules.deviation.enabled:
-        return
+        return st
+    if st is None:
+        st = DeviationState()
+    _step(st, x, routes)
+    return st if st.out_since is not None or st.ep is not None else None
+
+
+def _step(st: DeviationState, x: Step, routes: dict[int, int]) -> None:
     after = min(routes.values())
     ids = sorted(routes)
     t1 = x.s.t
@@ -66,14 +74,14 @@ def step(st: DeviationState, x: Step) -> None:
             x.book.touch(st.ep)
 
 
-def deadline(st: DeviationState, derived: Derived) -> int | None:
-    if st.out_since is None or st.ep is not None or not derived.routes:
+def deadline(st: DeviationState | None, derived: Derived) -> int | None:
+    if st is None or st.out_since is None or st.ep is not None or not derived.routes:
         return None
     return st.out_since + min(derived.routes.values())
 
 
-def speculate(st: DeviationState, derived: Derived, vid: int, now: int) -> list[Episode]:
+def speculate(st: DeviationState | None, derived: Derived, vid: int, now: int) -> list[Episode]:
     d = deadline(st, derived)
-    if d is None or now < d:
+    if st is None or d is None or now < d:
         return []
     return [_episode(vid, st, min(derived.routes.values()), sorted(derived.routes))]

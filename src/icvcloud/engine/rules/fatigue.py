@@ -78,40 +78,38 @@ def _end(ep: Episode | None, t: int, x: Step, **details: object) -> None:
         x.book.touch(ep)
 
 
-def _daily_total(st: FatigueState, t: int, calendar: bool, limit: int) -> int:
-    """Driving within the daily window ending at ``t`` — or just a bound ≤ ``limit``
-    when the intervals kept cannot add up to more (the common case, in O(1))."""
+def _daily_total(st: FatigueState, t: int, calendar: bool) -> int:
+    """Driving within the daily window ending at ``t``, in O(1): the intervals kept are
+    in time order, disjoint and end by ``t``, so once those that ended before the
+    window are dropped, only the first can start before it."""
     lo = local_day_start_us(t) if calendar else t - DAY_US
     drives = st.drives
     while drives and drives[0][1] <= lo:
         a, b = drives.pop(0)
         st.drives_sum -= b - a
-    if st.drives_sum <= limit:
-        return st.drives_sum
-    total = 0
-    for a, b in drives:
-        hi, lo2 = min(b, t), max(a, lo)
-        if hi > lo2:
-            total += hi - lo2
-    return total
+    if drives and drives[0][0] < lo:
+        return st.drives_sum - (lo - drives[0][0])
+    return st.drives_sum
 
 
 def _drive(st: FatigueState, x: Step, a: int, b: int) -> None:
     cfg = x.rules.fatigue
-    derived = x.derived
-    st.rest_start = None
-    st.rested = False
+    c = x.c
+    if st.rested:
+        st.rested = False
+    if st.rest_start is not None:
+        st.rest_start = None
     if st.stint_start is None:
         st.stint_start = a
     d = b - a
-    lim = derived.cont_us
+    lim = c.cont_us
     if st.cont_ep is None and st.cont + d > lim:
         st.cont_ep = _open(x, "fatigue.continuous", a + max(0, lim - st.cont), Severity.HIGH,
                            {"limit_s": cfg.continuous_s, "stint_start": from_us(st.stint_start).isoformat()})
     st.cont += d
 
-    if derived.night:
-        nlim = derived.night_us
+    if c.night:
+        nlim = c.night_us
         for p, q in _windows(cfg.night_window).pieces(a, b):
             nd = q - p
             if st.night_ep is None and st.night + nd > nlim:
@@ -124,8 +122,8 @@ def _drive(st: FatigueState, x: Step, a: int, b: int) -> None:
             _end(st.night_ep, st.night_last, x, night_driving_s=st.night / US, reason="night_ended")
             st.night_ep = None
 
-    dlim = derived.daily_us
-    if not derived.daily_calendar:
+    dlim = c.daily_us
+    if not c.daily_calendar:
         # Rolling 24 h: the calendar loop below with its one piece, spelled out (every report of a driving vehicle).
         drives = st.drives
         if drives and drives[-1][1] == a:
@@ -133,14 +131,14 @@ def _drive(st: FatigueState, x: Step, a: int, b: int) -> None:
         else:
             drives.append([a, b])
         st.drives_sum += d
-        total = _daily_total(st, b, False, dlim)
+        total = _daily_total(st, b, False)
         if st.daily_ep is None and total > dlim:
             st.daily_ep = _open(x, "fatigue.daily", max(a, b - (total - dlim)), Severity.MEDIUM,
                                 {"limit_s": cfg.daily_s, "mode": cfg.daily_mode})
     else:
         _daily_calendar(st, x, a, b, dlim)
 
-    if derived.restricted and (cfg.restricted_everywhere or st.prev_restricted_road):
+    if c.restricted and (cfg.restricted_everywhere or st.prev_restricted_road):
         rp = _windows(cfg.restricted_window).pieces(a, b)
         for p, q in rp:
             if st.restr_ep is not None and p > st.restr_last:
@@ -179,7 +177,7 @@ def _daily_calendar(st: FatigueState, x: Step, a: int, b: int, dlim: int) -> Non
         else:
             st.drives.append([p, q])
         st.drives_sum += q - p
-        total = _daily_total(st, q, True, dlim)
+        total = _daily_total(st, q, True)
         if st.daily_ep is None and total > dlim:
             st.daily_ep = _open(x, "fatigue.daily", max(p, q - (total - dlim)), Severity.MEDIUM,
                                 {"limit_s": cfg.daily_s, "mode": cfg.daily_mode})
@@ -191,7 +189,7 @@ def _stand(st: FatigueState, x: Step, a: int, b: int) -> None:
     if st.restr_ep is not None:
         _end(st.restr_ep, a, x)
         st.restr_ep = None
-    if not st.rested and b - st.rest_start >= x.derived.rest_us:
+    if not st.rested and b - st.rest_start >= x.c.rest_us:
         r = st.rest_start
         _end(st.cont_ep, r, x, driven_s=st.cont / US, reason="rest")
         _end(st.night_ep, r, x, night_driving_s=st.night / US, reason="rest")
@@ -203,19 +201,25 @@ def _stand(st: FatigueState, x: Step, a: int, b: int) -> None:
 
 
 def step(st: FatigueState, x: Step) -> None:
-    cfg = x.rules.fatigue
-    if not x.derived.fatigue or not x.speed_ok:
+    c = x.c
+    if not c.fatigue or not x.speed_ok:
         return
+    cfg = x.rules.fatigue
     t = x.s.t
-    moving = x.s.speed >= cfg.moving_kmh
-    if st.prev_t is not None and t > st.prev_t:
-        a = st.prev_t
-        if st.prev_moving and t - a <= x.derived.gap_as_rest_us:
-            _drive(st, x, a, t)
+    prev = st.prev_t
+    if prev is None:
+        st.prev_t = t
+    elif t > prev:
+        if st.prev_moving and t - prev <= c.gap_as_rest_us:
+            _drive(st, x, prev, t)
         else:
-            _stand(st, x, a, t)
-    st.prev_t = t if st.prev_t is None else max(st.prev_t, t)
-    st.prev_moving = moving
+            _stand(st, x, prev, t)
+        st.prev_t = t
+    st.prev_moving = x.s.speed >= cfg.moving_kmh
     if x.loc_ok:
-        classes = cfg.restricted_road_classes
-        st.prev_restricted_road = bool(x.inside) and any(cf.fence.road_class in classes for cf in x.inside.values())
+        inside = x.inside
+        if inside:
+            classes = cfg.restricted_road_classes
+            st.prev_restricted_road = any(cf.fence.road_class in classes for cf in inside.values())
+        elif st.prev_restricted_road:
+            st.prev_restricted_road = False

@@ -33,35 +33,44 @@ def _info(cf: CompiledFence) -> dict[str, object]:
     return {"fence_id": cf.id, "fence_name": cf.fence.name, "fence_kind": cf.fence.kind}
 
 
-def step(st: FenceEventsState, x: Step) -> None:
+def step(st: FenceEventsState | None, x: Step) -> FenceEventsState | None:
+    """Fold the report in; the state to keep (None while no dwell or forbidden episode is open)."""
     if not x.loc_ok or not x.rules.fences.enabled:
-        return
+        return st
+    if st is None:
+        st = FenceEventsState()
+    _step(st, x)
+    return st if st.dwell or st.forbidden or st.covered else None
+
+
+def _step(st: FenceEventsState, x: Step) -> None:
     vid = x.v.vehicle_id
     by_id = x.index.by_id
     t1 = x.s.t
-    where: dict[tuple[int, int], tuple[float, float]] = {}
     for t, fid, enter, lon, lat in x.trans:
-        where[(fid, t)] = (lon, lat)
         cf = by_id.get(fid)
         if cf is None:
             continue
         f = cf.fence
-        if enter and f.alarm_on_enter:
-            x.book.touch(new_episode(key(vid, "fence.enter", fid, t), "fence.enter", "fence", Severity.LOW, t, lat,
-                                     lon, _info(cf), instant=True))
-        if not enter:
-            if f.alarm_on_exit:
-                x.book.touch(new_episode(key(vid, "fence.exit", fid, t), "fence.exit", "fence", Severity.LOW, t,
+        if enter:
+            if f.alarm_on_enter:
+                x.book.touch(new_episode(key(vid, "fence.enter", fid, t), "fence.enter", "fence", Severity.LOW, t,
                                          lat, lon, _info(cf), instant=True))
+            continue
+        if f.alarm_on_exit:
+            x.book.touch(new_episode(key(vid, "fence.exit", fid, t), "fence.exit", "fence", Severity.LOW, t, lat,
+                                     lon, _info(cf), instant=True))
+        if st.dwell:
             ep = st.dwell.pop(fid, None)
             if ep is not None:
                 ep.close(t)
                 x.book.touch(ep)
-    for fid in list(st.dwell):
-        if fid not in x.inside:  # the fence was removed or no longer applies
-            ep = st.dwell.pop(fid)
-            ep.close(t1)
-            x.book.touch(ep)
+    if st.dwell:
+        for fid in list(st.dwell):
+            if fid not in x.inside:  # the fence was removed or no longer applies
+                ep = st.dwell.pop(fid)
+                ep.close(t1)
+                x.book.touch(ep)
 
     # Forbidden hours: the time inside, cut by the fence's windows.
     involved = set(st.forbidden)
@@ -76,6 +85,10 @@ def step(st: FenceEventsState, x: Step) -> None:
         cf = by_id.get(fid)
         if cf is not None and cf.has_forbidden:
             involved.add(fid)
+    where: dict[tuple[int, int], tuple[float, float]] = {}
+    if involved:
+        for t, fid, _, lon, lat in x.trans:
+            where[(fid, t)] = (lon, lat)
     for fid in sorted(involved):
         cf = by_id.get(fid)
         ep = st.forbidden.get(fid)
@@ -122,23 +135,26 @@ def _dwell_episode(vid: int, cf: CompiledFence, entered: int) -> Episode:
                        {**_info(cf), "entered_at": from_us(entered).isoformat(), "max_dwell_s": mx})
 
 
-def deadline(st: FenceEventsState, loc: LocationState, index: FenceIndex) -> int | None:
+def deadline(st: FenceEventsState | None, loc: LocationState, index: FenceIndex) -> int | None:
     best: int | None = None
+    dwell = st.dwell if st is not None else {}
     for fid, entered in loc.inside.items():
         cf = index.by_id.get(fid)
-        if cf is None or cf.fence.max_dwell_s is None or fid in st.dwell:
+        if cf is None or cf.fence.max_dwell_s is None or fid in dwell:
             continue
         d = entered + seconds(cf.fence.max_dwell_s)
         best = d if best is None or d < best else best
     return best
 
 
-def speculate(st: FenceEventsState, loc: LocationState, index: FenceIndex, vid: int, now: int) -> list[Episode]:
+def speculate(st: FenceEventsState | None, loc: LocationState, index: FenceIndex, vid: int, now: int
+              ) -> list[Episode]:
     """Dwell episodes time alone would open by ``now`` (no report yet says so)."""
     out = []
+    dwell = st.dwell if st is not None else {}
     for fid, entered in loc.inside.items():
         cf = index.by_id.get(fid)
-        if cf is None or cf.fence.max_dwell_s is None or fid in st.dwell:
+        if cf is None or cf.fence.max_dwell_s is None or fid in dwell:
             continue
         if now >= entered + seconds(cf.fence.max_dwell_s):
             out.append(_dwell_episode(vid, cf, entered))

@@ -29,12 +29,26 @@ class OfflineState:
     ep: Episode | None = None
 
 
+#: (µs of silence after which a vehicle counts as offline, the same when parked); None = never.
+Limits = tuple[int | None, int | None]
+
+
+def limits_us(cfg: OfflineConfig) -> Limits:
+    if not cfg.enabled:
+        return None, None
+    parked = cfg.parked_offline_after_s
+    return seconds(cfg.offline_after_s), None if parked is None else seconds(parked)
+
+
 def on_report(st: OfflineState, s: Sample, cfg: OfflineConfig, clock_ok: bool = True) -> Episode | None:
     """Note a report; returns the offline episode it ends, if any. A report whose
     device clock is wrong (``clock_ok`` False) proves contact but says nothing of the
     vehicle's state."""
-    st.last_recv = s.recv if st.last_recv is None else max(st.last_recv, s.recv)
-    if clock_ok and (st.newest_t is None or s.t >= st.newest_t):
+    last = st.last_recv
+    if last is None or s.recv > last:
+        st.last_recv = s.recv
+    newest = st.newest_t
+    if clock_ok and (newest is None or s.t >= newest):
         st.newest_t = s.t
         st.parked = not s.status & 1 and not s.speed >= cfg.moving_kmh  # ACC off and not moving
         if s.status & 2 and s.lat == s.lat and s.lon == s.lon:  # positioned, not NaN
@@ -48,17 +62,17 @@ def on_report(st: OfflineState, s: Sample, cfg: OfflineConfig, clock_ok: bool = 
     return ep
 
 
-def deadline(st: OfflineState, cfg: OfflineConfig) -> int | None:
+def deadline(st: OfflineState, limits: Limits) -> int | None:
     """Receive-clock µs after which the vehicle counts as offline."""
-    if not cfg.enabled or st.ep is not None or st.last_recv is None or st.newest_t is None:
+    if st.ep is not None or st.last_recv is None or st.newest_t is None:
         return None
-    limit = cfg.parked_offline_after_s if st.parked else cfg.offline_after_s
-    return None if limit is None else st.last_recv + seconds(limit)
+    limit = limits[1] if st.parked else limits[0]
+    return None if limit is None else st.last_recv + limit
 
 
-def check(st: OfflineState, cfg: OfflineConfig, vid: int, now: int) -> Episode | None:
+def check(st: OfflineState, cfg: OfflineConfig, limits: Limits, vid: int, now: int) -> Episode | None:
     """Open the offline episode if the silence has lasted long enough by ``now``."""
-    d = deadline(st, cfg)
+    d = deadline(st, limits)
     if d is None or now < d:
         return None
     assert st.newest_t is not None and st.last_recv is not None

@@ -46,8 +46,8 @@ class OverspeedState:
 def limit_at(x: Step) -> tuple[float, str] | None:
     """The limit at this report and where it comes from."""
     if not x.inside and not x.limits:
-        return x.derived.default_limit  # no fence or section here: the vehicle type's limit
-    return limit_for(x.derived.type_limits, x.inside, x.limits)
+        return x.c.default_limit  # no fence or section here: the vehicle type's limit
+    return limit_for(x.c.type_limits, x.inside, x.limits)
 
 
 def _severity(over_pct: float, x: Step) -> Severity:
@@ -107,18 +107,29 @@ def _advance(run: Run | None, active: bool, lim: tuple[float, str] | None, x: St
     return run
 
 
-def step(st: OverspeedState, x: Step) -> None:
-    cfg = x.rules.overspeed
+def step(st: OverspeedState | None, x: Step) -> OverspeedState | None:
+    """Fold the report in; the state to keep (None while neither run is on)."""
     if not x.speed_ok or not x.loc_ok:
-        return
-    lim = limit_at(x) if cfg.enabled else None
-    if lim is None and st.over is None and st.warn is None:
-        return  # no limit here (e.g. a bus off classified roads) and nothing open
+        return st
+    cfg = x.rules.overspeed
+    if not cfg.enabled:
+        lim = None
+    elif not x.inside and not x.limits:
+        lim = x.c.default_limit  # limit_at, inlined for the common case
+    else:
+        lim = limit_for(x.c.type_limits, x.inside, x.limits)
+    if lim is None and st is None:
+        return None  # no limit here (e.g. a bus off classified roads) and nothing open
     v = x.s.speed
     over = lim is not None and v > lim[0]
     band = cfg.warning_band_kmh
     warn = lim is not None and band > 0 and not over and v > lim[0] - band
+    if st is None:
+        if not over and not warn:
+            return None  # the common case: under the limit and its band
+        st = OverspeedState()
     if st.over is not None or over:
         st.over = _advance(st.over, over, lim, x, "overspeed")
     if st.warn is not None or warn:
         st.warn = _advance(st.warn, warn, lim, x, "overspeed.warning")
+    return st if st.over is not None or st.warn is not None else None

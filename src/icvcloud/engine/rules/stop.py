@@ -32,35 +32,37 @@ def _episode(vid: int, st: StopState, cfg: StopConfig) -> Episode:
                        {"stopped_at": from_us(st.since).isoformat(), "max_stop_s": cfg.max_stop_s})
 
 
-def step(st: StopState, x: Step) -> None:
+def step(st: StopState | None, x: Step) -> StopState | None:
+    """Fold the report in; the state to keep (None while moving)."""
     cfg = x.rules.stop
-    if not x.derived.stop or not x.speed_ok:
-        return
+    if not x.c.stop or not x.speed_ok:
+        return st
     t = x.s.t
     if x.s.speed < cfg.moving_kmh:
+        if st is None:
+            st = StopState()
         if st.since is None:
             st.since = t
             st.lon, st.lat = x.lon, x.lat
             st.permitted = any(cf.fence.stop_permitted for cf in x.inside.values())
-        if not st.permitted and st.ep is None and t - st.since >= x.derived.max_stop_us:
+        if not st.permitted and st.ep is None and t - st.since >= x.c.max_stop_us:
             st.ep = _episode(x.v.vehicle_id, st, cfg)
             x.book.touch(st.ep)
-        return
-    if st.ep is not None:
+        return st
+    if st is not None and st.ep is not None:
         st.ep.close(t)
         x.book.touch(st.ep)
-        st.ep = None
-    st.since = None
+    return None  # moving: what a stop left behind no longer matters
 
 
-def deadline(st: StopState, cfg: StopConfig) -> int | None:
-    if st.since is None or st.permitted or st.ep is not None or not cfg.enabled:
+def deadline(st: StopState | None, cfg: StopConfig) -> int | None:
+    if st is None or st.since is None or st.permitted or st.ep is not None or not cfg.enabled:
         return None
     return st.since + seconds(cfg.max_stop_s)
 
 
-def speculate(st: StopState, cfg: StopConfig, vid: int, now: int) -> list[Episode]:
+def speculate(st: StopState | None, cfg: StopConfig, vid: int, now: int) -> list[Episode]:
     d = deadline(st, cfg)
-    if d is None or now < d:
+    if st is None or d is None or now < d:
         return []
     return [_episode(vid, st, cfg)]

@@ -53,7 +53,18 @@ class TerminalState:
     open: dict[int, Episode] = field(default_factory=dict)
 
 
-def step(st: TerminalState, x: Step) -> None:
+def step(st: TerminalState | None, x: Step) -> TerminalState | None:
+    """Fold the report in; the state to keep (None while no bit is set: nothing to keep)."""
+    a = x.s.alarm
+    if st is None:
+        if not a:
+            return None
+        st = TerminalState()
+    _step(st, x)
+    return st if st.open else None
+
+
+def _step(st: TerminalState, x: Step) -> None:
     a = x.s.alarm
     if not a and not st.open:
         return
