@@ -11,11 +11,13 @@ Corridor sections with their own speed limit are also indexed on their own
 The grid (cells of :data:`CELL_DEG`, ~0.5 km) lists, per cell, the fences that may
 meet it: circles and rectangles by their bounding box, polygons and corridors by
 their geometry, so a long diagonal corridor sits only in the cells it passes
-through. A report looks up the one to four cells its segment spans — a dict look-up
-each; most cells are empty, and then the report costs nothing more. Querying the
-STRtree costs ~5 µs a call in Python, so it is kept for building the grid and for
-the rare segment spanning many cells. Fences too big for the grid (more than
-:data:`MAX_FENCE_CELLS` cells) are checked by bounding box on every report.
+through. A report's segment spans one to four cells. Whether any fence's box meets
+the segment's box is asked of the same registrations packed as numbers
+(:class:`BoxGrid`), which is what every report does: usually the answer is no, and
+then no fence object is read. Only when it is yes are the fences of those cells
+looked at. Querying the STRtree costs ~5 µs a call in Python, so it is kept for
+building the grid and for the rare segment spanning many cells. Fences too big for
+the grid (more than :data:`MAX_FENCE_CELLS` cells) are looked at by every report.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from operator import attrgetter
 from typing import Any
 
@@ -266,11 +268,6 @@ class LimitZone:
         return self.everyone or self.fence.applies_to(v.vehicle_id, v.org_id, v.vehicle_type, v.group)
 
 
-def cell(lon: float, lat: float) -> int:
-    """The grid cell key of a point."""
-    return math.floor(lon * _PER_DEG) * _ROW + math.floor(lat * _PER_DEG)
-
-
 def _cell_range(b: BBox) -> tuple[int, int, int, int]:
     return (math.floor(b[0] * _PER_DEG), math.floor(b[1] * _PER_DEG), math.floor(b[2] * _PER_DEG),
             math.floor(b[3] * _PER_DEG))
@@ -302,57 +299,30 @@ class FenceIndex:
         self.deviation_corridors = [cf for cf in self.by_id.values()
                                     if cf.fence.kind == "corridor" and cf.fence.deviation_after_s is not None]
         self.tree = shapely.STRtree([e.geom for e in entries]) if entries else None
-        #: cell → the fences / limit zones that may meet it, in index order.
-        self.cells: dict[int, tuple[CompiledFence, ...]] = {}
-        self.zone_cells: dict[int, tuple[LimitZone, ...]] = {}
-        #: Fences and zones too big for the grid.
-        self.big: tuple[CompiledFence, ...] = ()
-        self.big_zones: tuple[LimitZone, ...] = ()
-        self.fence_boxes = self.zone_boxes = BoxGrid([])
-        self.crowded = False
-        self._build_grid()
-
-    def _build_grid(self) -> None:
+        fence_reg: list[tuple[Any, Any, BBox]] = []
+        zone_reg: list[tuple[Any, Any, BBox]] = []
         cells: dict[int, list[CompiledFence]] = {}
         zone_cells: dict[int, list[LimitZone]] = {}
         big: list[CompiledFence] = []
         big_zones: list[LimitZone] = []
-        fence_reg: list[tuple[Any, Any, BBox]] = []
-        zone_reg: list[tuple[Any, Any, BBox]] = []
-        for e in self.entries:
-            if not all(math.isfinite(c) for c in e.bbox):
-                n = MAX_FENCE_CELLS + 1
-            else:
-                ix0, iy0, ix1, iy1 = _cell_range(e.bbox)
-                n = (ix1 - ix0 + 1) * (iy1 - iy0 + 1)
-            if n > MAX_FENCE_CELLS:
-                if isinstance(e, CompiledFence):
-                    big.append(e)
-                else:
-                    big_zones.append(e)
+        for e in entries:  # in index order, so every cell lists its fences in that order
+            got = _cells(e)
+            if got is None:
+                (big if isinstance(e, CompiledFence) else big_zones).append(e)  # type: ignore[arg-type]
                 continue
-            gx, gy = (g.ravel() for g in np.meshgrid(np.arange(ix0, ix1 + 1), np.arange(iy0, iy1 + 1), indexing="ij"))
-            if n > 4 and not (isinstance(e, CompiledFence) and (e.circle is not None or e.rect is not None)):
-                # Only the cells the geometry meets. (A circle is tested exactly, not as its
-                # polygon, so it and rectangles keep all the cells of their true box.)
-                pad = _CELL_PAD_DEG
-                hit = shapely.intersects(e.geom, shapely.box(gx / _PER_DEG - pad, gy / _PER_DEG - pad,
-                                                             (gx + 1) / _PER_DEG + pad, (gy + 1) / _PER_DEG + pad))
-                gx, gy = gx[hit], gy[hit]
-            (fence_reg if isinstance(e, CompiledFence) else zone_reg).append((gx, gy, e.bbox))
-            keys = (gx * _ROW + gy).tolist()
+            (fence_reg if isinstance(e, CompiledFence) else zone_reg).append((*got, e.bbox))
             target: dict[int, list[Any]] = cells if isinstance(e, CompiledFence) else zone_cells  # type: ignore[assignment]
-            for k in keys:
+            for k in (got[0] * _ROW + got[1]).tolist():
                 target.setdefault(k, []).append(e)
+        #: cell → the fences / limit zones that may meet it, in index order.
         self.cells = {k: tuple(v) for k, v in cells.items()}
         self.zone_cells = {k: tuple(v) for k, v in zone_cells.items()}
-        self.big = tuple(big)
-        self.big_zones = tuple(big_zones)
-        #: The same registrations as bounding boxes, packed, for the common question.
+        #: The same, as their boxes only, packed: for the common question (anything near?).
         self.fence_boxes = BoxGrid(fence_reg)
         self.zone_boxes = BoxGrid(zone_reg)
-        #: Whether something may be anywhere (fences too big for the grid).
-        self.crowded = bool(big or big_zones)
+        #: Fences and zones too big for the grid: looked at by every report that meets their box.
+        self.big = tuple(big)
+        self.big_zones = tuple(big_zones)
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -365,34 +335,6 @@ class FenceIndex:
         entries = self.entries
         return [entries[i] for i in idx.tolist()]
 
-    def fences_near(self, x0: float, y0: float, x1: float, y1: float) -> Sequence[CompiledFence]:
-        """The fences that may meet the box (a superset of those whose geometry does), in
-        index order. The box must lie in the positive quadrant (see :meth:`clear`)."""
-        ix0, iy0, ix1, iy1 = int(x0 * _PER_DEG), int(y0 * _PER_DEG), int(x1 * _PER_DEG), int(y1 * _PER_DEG)
-        cells = self.cells
-        found: Sequence[CompiledFence]
-        if ix0 == ix1 and iy0 == iy1:
-            found = cells.get(ix0 * _ROW + iy0, ())
-        elif (ix1 - ix0 + 1) * (iy1 - iy0 + 1) <= MAX_QUERY_CELLS:
-            got = [c for ix in range(ix0, ix1 + 1) for iy in range(iy0, iy1 + 1) if (c := cells.get(ix * _ROW + iy))]
-            if len(got) > 1:
-                found = sorted({f for c in got for f in c}, key=by_order)
-            else:
-                found = got[0] if got else ()
-        else:
-            m = _QUERY_PAD_DEG  # a circle's true box may exceed its polygon's by up to CIRCLE_TOLERANCE_M
-            found = [e for e in self.query_box((x0 - m, y0 - m, x1 + m, y1 + m)) if isinstance(e, CompiledFence)]
-        if self.big:
-            found = sorted({*found, *self.big}, key=by_order)
-        return found
-
-    def zones_at(self, lon: float, lat: float) -> Sequence[LimitZone]:
-        """The limit zones that may contain the point (in the positive quadrant), in index order."""
-        found = self.zone_cells.get(int(lon * _PER_DEG) * _ROW + int(lat * _PER_DEG), ())
-        if self.big_zones:
-            found = tuple(sorted({*found, *self.big_zones}, key=by_order))
-        return found
-
     def clear(self, x0: float, y0: float, x1: float, y1: float, px: float, py: float) -> bool:
         """Whether no fence's bounding box meets the box and no limit zone's holds the point
         ``(px, py)``: then no fence or section can concern a segment inside the box. Fences
@@ -400,15 +342,66 @@ class FenceIndex:
         it may say no where a closer look would find nothing. The box must lie in the
         positive quadrant (as China does): cells are found with ``int()``, which is
         ``floor()`` there and cheaper."""
-        if self.crowded:
-            return False
         ix0, iy0, ix1, iy1 = int(x0 * _PER_DEG), int(y0 * _PER_DEG), int(x1 * _PER_DEG), int(y1 * _PER_DEG)
         if (ix1 - ix0 + 1) * (iy1 - iy0 + 1) > MAX_QUERY_CELLS:
             return self.tree is None
-        if self.fence_boxes.meets(ix0, iy0, ix1, iy1, x0, y0, x1, y1):
+        if self.fence_boxes.meets(ix0, iy0, ix1, iy1, x0, y0, x1, y1) or self.big:
             return False
         jx, jy = int(px * _PER_DEG), int(py * _PER_DEG)
-        return not self.zone_boxes.meets(jx, jy, jx, jy, px, py, px, py)
+        return not (self.zone_boxes.meets(jx, jy, jx, jy, px, py, px, py) or self.big_zones)
+
+    def fences_meeting(self, x0: float, y0: float, x1: float, y1: float) -> list[CompiledFence]:
+        """The fences that may concern a segment inside the box, in index order: those
+        registered in its cells (their geometry meets them) whose bounding box meets it.
+        The box must lie in the positive quadrant (see :meth:`clear`)."""
+        ix0, iy0, ix1, iy1 = int(x0 * _PER_DEG), int(y0 * _PER_DEG), int(x1 * _PER_DEG), int(y1 * _PER_DEG)
+        cells = self.cells
+        if ix0 == ix1 and iy0 == iy1:
+            near: Iterable[CompiledFence] = cells.get(ix0 * _ROW + iy0, ())
+        elif (ix1 - ix0 + 1) * (iy1 - iy0 + 1) <= MAX_QUERY_CELLS:
+            got = [c for ix in range(ix0, ix1 + 1) for iy in range(iy0, iy1 + 1) if (c := cells.get(ix * _ROW + iy))]
+            near = sorted({f for c in got for f in c}, key=by_order) if len(got) > 1 else got[0] if got else ()
+        else:
+            m = _QUERY_PAD_DEG  # a circle's true box may exceed its polygon's by up to CIRCLE_TOLERANCE_M
+            near = [e for e in self.query_box((x0 - m, y0 - m, x1 + m, y1 + m)) if isinstance(e, CompiledFence)]
+        found = [f for f in near if _box_meets(f.bbox, x0, y0, x1, y1)]
+        if self.big:
+            found = sorted({*found, *(f for f in self.big if _box_meets(f.bbox, x0, y0, x1, y1))}, key=by_order)
+        return found
+
+    def zones_at(self, lon: float, lat: float) -> list[LimitZone]:
+        """The limit zones that may hold the point (in the positive quadrant): registered in
+        its cell, their bounding box holding it; in index order."""
+        found = [z for z in self.zone_cells.get(int(lon * _PER_DEG) * _ROW + int(lat * _PER_DEG), ())
+                 if _box_meets(z.bbox, lon, lat, lon, lat)]
+        if self.big_zones:
+            found = sorted({*found, *(z for z in self.big_zones if _box_meets(z.bbox, lon, lat, lon, lat))},
+                           key=by_order)
+        return found
+
+
+def _box_meets(b: BBox, x0: float, y0: float, x1: float, y1: float) -> bool:
+    return b[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0
+
+
+def _cells(e: CompiledFence | LimitZone) -> tuple[Any, Any] | None:
+    """The grid cells (x and y indices) a fence or zone may meet, or None if too many:
+    circles and rectangles by their box (a circle is tested exactly, not as its
+    polygon, so it keeps all the cells of its true box), polygons and corridors by
+    their geometry (a long diagonal corridor is not in the cells its box merely spans)."""
+    if not all(math.isfinite(c) for c in e.bbox):
+        return None
+    ix0, iy0, ix1, iy1 = _cell_range(e.bbox)
+    n = (ix1 - ix0 + 1) * (iy1 - iy0 + 1)
+    if n > MAX_FENCE_CELLS:
+        return None
+    gx, gy = (g.ravel() for g in np.meshgrid(np.arange(ix0, ix1 + 1), np.arange(iy0, iy1 + 1), indexing="ij"))
+    if n > 4 and not (isinstance(e, CompiledFence) and (e.circle is not None or e.rect is not None)):
+        pad = _CELL_PAD_DEG
+        hit = shapely.intersects(e.geom, shapely.box(gx / _PER_DEG - pad, gy / _PER_DEG - pad,
+                                                     (gx + 1) / _PER_DEG + pad, (gy + 1) / _PER_DEG + pad))
+        gx, gy = gx[hit], gy[hit]
+    return gx, gy
 
 
 class BoxGrid:
@@ -416,8 +409,8 @@ class BoxGrid:
     ``x0, y0, x1, y1`` doubles in one array, found through an array of offsets over the
     cells' extent (compressed rows). Every report asks whether any box meets its
     segment's; reading a few adjacent words here costs far less than a dict entry and
-    each candidate fence's objects, scattered over memory, would (with thousands of
-    vehicles, the state of each report is not in the cache, and neither are they).
+    each nearby fence's objects, scattered over memory, would (with thousands of
+    vehicles, the state a report needs is not in the cache, and neither are they).
     Fences spread over a very wide area fall back to a dict of cell → boxes."""
 
     __slots__ = ("by_key", "nx", "ny", "off", "ox", "oy", "val")
@@ -437,9 +430,9 @@ class BoxGrid:
         self.nx, self.ny = int(xs.max()) - self.ox + 1, int(ys.max()) - self.oy + 1
         if self.nx * self.ny <= MAX_PACKED_CELLS:
             cell = (xs - self.ox) * self.ny + (ys - self.oy)
-            order = np.lexsort((owner, cell))  # by cell, then in index order
+            order = np.argsort(cell, kind="stable")
             counts = np.bincount(cell, minlength=self.nx * self.ny)
-            self.off = array("q", np.concatenate(([0], np.cumsum(counts) * 4)).tolist())
+            self.off = array("q", (np.concatenate(([0], np.cumsum(counts))) * 4).tolist())
             self.val = array("d", boxes[owner[order]].ravel().tolist())
         else:
             self.off = None
@@ -457,20 +450,20 @@ class BoxGrid:
                         return True
             return False
         ny = self.ny
-        cx0, cy0, cx1, cy1 = ix0 - self.ox, iy0 - self.oy, ix1 - self.ox, iy1 - self.oy
-        if cx1 < 0 or cy1 < 0 or cx0 >= self.nx or cy0 >= ny:
+        cy0, cy1 = iy0 - self.oy, iy1 - self.oy
+        if cy1 < 0 or cy0 >= ny:
             return False  # beyond every box
+        cy0, cy1 = max(cy0, 0), min(cy1, ny - 1)
         val = self.val
-        for cx in range(max(cx0, 0), min(cx1, self.nx - 1) + 1):
-            row = cx * ny
-            c0, c1 = row + max(cy0, 0), row + min(cy1, ny - 1) + 1
-            a, b = off[c0], off[c1]  # the cells of one column are adjacent
+        for cx in range(max(ix0 - self.ox, 0), min(ix1 - self.ox, self.nx - 1) + 1):
+            a, b = off[cx * ny + cy0], off[cx * ny + cy1 + 1]  # the cells of one column are adjacent
             if a != b and _any_meets(val, a, b, x0, y0, x1, y1):
                 return True
         return False
 
 
 def _any_meets(val: array[float], a: int, b: int, x0: float, y0: float, x1: float, y1: float) -> bool:
+    """Whether one of the boxes ``val[a:b]`` (four numbers each) meets ``(x0, y0, x1, y1)``."""
     while a < b:
         if val[a] <= x1 and val[a + 2] >= x0 and val[a + 1] <= y1 and val[a + 3] >= y0:
             return True

@@ -89,7 +89,7 @@ def locate(st: LocationState, x: Step) -> None:
     else:
         bx0 = bx1 = lon
         by0 = by1 = lat
-    near = index.fences_near(bx0, by0, bx1, by1)
+    near = index.fences_meeting(bx0, by0, bx1, by1)
     if old:
         # The fences it was in are looked at too, wherever they are: it may have left them.
         by_id = index.by_id
