@@ -324,10 +324,14 @@ def _touched(fences: list[Fence], stream: Stream) -> float:
     return hits.shape[1] / max(1, len(segs))
 
 
+_saved_gc: list[tuple[tuple[int, int, int], bool]] = []
+
+
 def _tune_gc(mode: str) -> None:
     """As ``icv serve`` runs (app/run.py): what exists now frozen, the young generation
     collected every 50,000 allocations — or Python's defaults."""
     gc.collect()
+    _saved_gc.append((gc.get_threshold(), gc.get_freeze_count() == 0))
     if mode == "serve":
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
@@ -336,8 +340,10 @@ def _tune_gc(mode: str) -> None:
 
 
 def _untune_gc() -> None:
-    gc.unfreeze()
-    gc.set_threshold(700, 10, 10)
+    threshold, was_unfrozen = _saved_gc.pop()
+    if was_unfrozen:
+        gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 def scene_figures(fence_list: list[Fence], stream: Stream, *, snapshot: bool = False, gc_mode: str = "serve",

@@ -178,7 +178,9 @@ class Engine:
         out: list[AlarmEvent] = []
         stats = self.stats
         stats.reports += 1
-        future = s.t > s.recv + derived.c.max_future_us  # data_quality.in_future
+        # A device time after its receipt by more than data_quality.max_future_s: a wrong
+        # clock. Kept out of the ordering (it would sort after every true report).
+        future = s.t > s.recv + derived.c.max_future_us
         ended = offline.on_report(e.offline, s, derived.rules.offline, clock_ok=not future)
         if ended is not None:
             out.append(self._event(e, ended, "end"))
@@ -440,9 +442,10 @@ class Engine:
         its record."""
         return b"".join(self.snapshot_parts())
 
-    def snapshot_parts(self, vehicles_per_part: int = 256) -> Iterator[bytes]:
+    def snapshot_parts(self, vehicles_per_part: int = 1) -> Iterator[bytes]:
         """:meth:`snapshot` in pieces (their concatenation), so a caller can serve other
-        work in between. The engine must not be used until the iteration ends."""
+        work in between (a vehicle written anew costs ~0.1 ms). The engine must not be
+        used until the iteration ends."""
         yield snap.MAGIC
         part: list[bytes] = []
         for e in list(self._vehicles.values()):

@@ -323,6 +323,7 @@ class FenceIndex:
         #: Fences and zones too big for the grid: looked at by every report that meets their box.
         self.big = tuple(big)
         self.big_zones = tuple(big_zones)
+        self.any_zones = bool(zone_reg or big_zones)
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -347,6 +348,8 @@ class FenceIndex:
             return self.tree is None
         if self.fence_boxes.meets(ix0, iy0, ix1, iy1, x0, y0, x1, y1) or self.big:
             return False
+        if not self.any_zones:
+            return True
         jx, jy = int(px * _PER_DEG), int(py * _PER_DEG)
         return not (self.zone_boxes.meets(jx, jy, jx, jy, px, py, px, py) or self.big_zones)
 

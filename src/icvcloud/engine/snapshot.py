@@ -114,8 +114,13 @@ def _decode(body: memoryview) -> tuple[list[Any], list[Row]]:
     if not isinstance(tail, dict):
         raise SnapshotError("engine snapshot: a window's extras are not an object")
     c = cols
-    rows = [(t[i], c[2 * n + i], c[3 * n + i], recv[i], c[8 * n + i], c[9 * n + i], c[10 * n + i], c[4 * n + i],
-             c[5 * n + i], c[6 * n + i], bool(c[7 * n + i]), _extras(tail.get(str(i)))) for i in range(n)]
+    extras: list[dict[str, Any] | None] = [None] * n
+    for k, v in tail.items():
+        if not k.isdigit() or int(k) >= n:
+            raise SnapshotError("engine snapshot: extras for a report the window does not have")
+        extras[int(k)] = _extras(v)
+    rows = list(zip(t, c[2 * n:3 * n], c[3 * n:4 * n], recv, c[8 * n:9 * n], c[9 * n:10 * n], c[10 * n:11 * n],
+                    c[4 * n:5 * n], c[5 * n:6 * n], c[6 * n:7 * n], map(bool, c[7 * n:8 * n]), extras, strict=True))
     return small, rows
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from icvcloud.model.alarms import Severity
 
-from ..config import DataQualityConfig
 from ..episodes import Episode, new_episode
 from ..geo import CHINA_BOUNDS, distance_m
 from ..sample import Sample
@@ -144,12 +143,6 @@ def _runs(st: DataQualityState, x: Step, bad: list[str]) -> None:
             x.book.touch(ep)
     if not st.runs:
         st.runs = NO_RUNS
-
-
-def in_future(s: Sample, cfg: DataQualityConfig) -> bool:
-    """A device time later than its receipt by more than ``max_future_s``: a wrong
-    clock. Kept out of the ordering (it would sort after every true report)."""
-    return s.t > s.recv + round(cfg.max_future_s * US)
 
 
 def future_finding(s: Sample, vid: int) -> Episode:

@@ -112,12 +112,7 @@ def step(st: OverspeedState | None, x: Step) -> OverspeedState | None:
     if not x.speed_ok or not x.loc_ok:
         return st
     cfg = x.rules.overspeed
-    if not cfg.enabled:
-        lim = None
-    elif not x.inside and not x.limits:
-        lim = x.c.default_limit  # limit_at, inlined for the common case
-    else:
-        lim = limit_for(x.c.type_limits, x.inside, x.limits)
+    lim = limit_at(x) if cfg.enabled else None
     if lim is None and st is None:
         return None  # no limit here (e.g. a bus off classified roads) and nothing open
     v = x.s.speed
