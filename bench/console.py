@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,14 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import emit
+from bench.ingest import free_port
 
 TARGET_FULL_UPDATE_MS = 100.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pct(values: Sequence[float]) -> dict[str, float]:
@@ -97,7 +91,7 @@ def start_platform(data_dir: Path, vehicles: int, interval_s: float | None, log:
     """`icv serve` and, in a process of its own, `icv sim fleet`: 10,000 terminals and
     the 10,000 connections they open would not fit one process's file descriptors."""
     asyncio.run(_provision(data_dir, vehicles, 808))
-    api, jt = _free_port(), _free_port()
+    api, jt = free_port(), free_port()
     env = dict(os.environ, ICV__STORAGE__DATA_DIR=str(data_dir), ICV__API__PORT=str(api), ICV__API__HOST="127.0.0.1",
                ICV__JT808__PORT=str(jt), ICV__JT808__HOST="127.0.0.1", ICV__LOGGING__LEVEL="WARNING",
                ICV__LOGGING__JSON="false")

@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import subprocess
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_DSN = os.environ.get("ICV_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/icvcloud_test")
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface just now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _script(*args: str, env: dict[str, str] | None = None) -> str:

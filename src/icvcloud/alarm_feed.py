@@ -10,6 +10,7 @@ receives changes again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -83,6 +84,21 @@ class AlarmFeed:
                     sub.dropped += 1
 
 
+    def lost(self, n: int) -> None:
+        """``n`` messages never arrived (a gap upstream): every subscriber is told to
+        re-read, as when its own queue overflows."""
+        for sub in self._subs:
+            sub.dropped += n
+            if not sub.overflowed:
+                sub.overflowed = True
+                with contextlib.suppress(asyncio.QueueFull):
+                    sub.queue.put_nowait(OVERFLOW)  # wakes the session, which then reports it
+
+
+#: Queued by :meth:`AlarmFeed.lost` only to wake a waiting session.
+OVERFLOW: dict[str, Any] = {"type": "overflow"}
+
+
 def feed_message(ch: AlarmChange, received_at_us: int | None = None) -> dict[str, Any]:
     """A feed message for an alarm change. ``received_at`` is the gateway's receive
     time of the report that caused it (none for people's actions and time-driven rules)."""
@@ -105,3 +121,18 @@ def command_json(c: Command) -> dict[str, Any]:
 
 def command_message(c: Command) -> dict[str, Any]:
     return {"type": "command", "org_id": c.org_id, "vehicle_id": c.vehicle_id, "command": command_json(c)}
+
+
+def command_from_json(d: dict[str, Any]) -> Command:
+    """The inverse of :func:`command_json` (commands passed between processes)."""
+
+    def dt(v: Any) -> datetime | None:
+        return datetime.fromisoformat(v) if v else None
+
+    created, expires = dt(d["created_at"]), dt(d["expires_at"])
+    assert created is not None and expires is not None
+    return Command(id=int(d["id"]), vehicle_id=int(d["vehicle_id"]), device_id=str(d["device_id"]),
+                   org_id=d.get("org_id"), msg_id=int(str(d["msg_id"]), 16), body=d.get("body") or {},
+                   user=str(d.get("user", "")), created_at=created, expires_at=expires, state=d["state"],
+                   seq=d.get("seq"), result=d.get("result"), answer=d.get("answer"), detail=d.get("detail", ""),
+                   alarm_id=d.get("alarm_id"), sent_at=dt(d.get("sent_at")), answered_at=dt(d.get("answered_at")))

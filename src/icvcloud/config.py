@@ -181,6 +181,10 @@ class ScaleoutConfig:
     lease_bucket: str = "icv_workers"
     #: Core NATS subject of live updates from workers to API processes.
     live_subject: str = "icv.live"
+    #: Core NATS subject of the alarm feed (alarm and command changes → API processes).
+    alarm_subject: str = "icv.alarms"
+    #: Core NATS subject on which API processes ask the gateways to send commands.
+    command_subject: str = "icv.commands"
     #: Gateways and workers serve Prometheus /metrics on this port (0: not at all;
     #: API processes serve it with the API). One port per process on a machine.
     metrics_port: int = 0

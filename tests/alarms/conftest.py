@@ -1,4 +1,6 @@
-"""A real SqliteStore with the alarm repository over it, two enterprises and their vehicles."""
+"""A real store with the alarm repository over it, two enterprises and their vehicles:
+every test of the ``db`` fixture runs against SQLite (embedded) and PostgreSQL +
+PostGIS (scale-out, a schema of its own in the test database, dropped afterwards)."""
 
 from __future__ import annotations
 
@@ -12,25 +14,48 @@ import pytest
 
 from icvcloud.model import Vehicle
 from icvcloud.model.alarms import AlarmEvent, Severity
+from icvcloud.store.alarms_base import AlarmStore
+from icvcloud.store.base import Store
+from icvcloud.store.postgres import PostgresStore
+from icvcloud.store.postgres_alarms import PostgresAlarmStore
 from icvcloud.store.sqlite import SqliteStore
 from icvcloud.store.sqlite_alarms import SqliteAlarmStore
+from tests.services import drop_schema, postgis, unique
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
 
+def stores(kind: str, where: str | Path) -> tuple[Store, AlarmStore]:
+    """A store (not yet open) and its alarm repository over the database at ``where``:
+    a SQLite file, or a schema of the PostgreSQL test database."""
+    if kind == "sqlite":
+        s = SqliteStore(where)
+        return s, SqliteAlarmStore(s)
+    pg = PostgresStore(postgis(), schema=str(where))
+    return pg, PostgresAlarmStore(pg)
+
+
 @dataclass
 class Db:
-    store: SqliteStore
-    alarms: SqliteAlarmStore
+    store: Store
+    alarms: AlarmStore
     org_a: int
     org_b: int
     tanker: int  # org A, device 1001
     coach: int  # org B, device 1003
+    kind: str = "sqlite"  # or "postgres"
+    where: str | Path = ""  # the SQLite file or the PostgreSQL schema
+
+    def reconnect(self) -> tuple[Store, AlarmStore]:
+        """Another store object over the same database (as after a restart); not yet open."""
+        return stores(self.kind, self.where)
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Db]:
-    store = SqliteStore(tmp_path / "store.db")
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Db]:
+    kind = request.param
+    where: str | Path = tmp_path / "store.db" if kind == "sqlite" else unique("alarms")
+    store, alarms = stores(kind, where)
     await store.open()
     try:
         a = await store.add_organisation("鲁中危险品运输")
@@ -39,9 +64,11 @@ async def db(tmp_path: Path) -> AsyncIterator[Db]:
                                                  device_id="1001"))
         coach = await store.add_vehicle(Vehicle(id=0, plate="鲁C6K888", vehicle_type="coach", org_id=b,
                                                 device_id="1003"))
-        yield Db(store, SqliteAlarmStore(store), a, b, tanker, coach)
+        yield Db(store, alarms, a, b, tanker, coach, kind, where)
     finally:
         await store.close()
+        if kind == "postgres":
+            await drop_schema(str(where))
 
 
 def event(db: Db, key: str, phase: str, minute: float, *, end_minute: float | None = None,

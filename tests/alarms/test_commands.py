@@ -29,8 +29,7 @@ from icvcloud.protocols import jt808
 from icvcloud.sim.terminal import ONLINE
 from icvcloud.store.sqlite import SqliteStore
 from icvcloud.store.sqlite_alarms import SqliteAlarmStore
-
-from .terminals import ScriptedTerminal, scripted, until
+from tests.terminals import ScriptedTerminal, scripted, until
 
 PHONE = "13900000001"
 OTHER = "13900000002"

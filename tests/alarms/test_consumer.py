@@ -188,6 +188,36 @@ async def test_crash_and_replay_give_the_same_alarms_once(env: Env, tmp_path: Pa
     assert not any((m["alarm"]["id"], m["alarm"]["version"]) in versions for m in after)
 
 
+async def test_an_unreadable_checkpoint_rebuilds_the_engine_from_the_log(env: Env) -> None:
+    recs = await env.log.read(0, 1000)
+    feed = AlarmFeed()
+    sub = feed.subscribe(AlarmSubscription())
+    first = env.consumer(feed, checkpoint_s=0.0)
+    await first.start()
+    await run_over(first, recs[:45], batch=5)
+    stored_before = summary((await env.alarms.list_alarms(ALL, AlarmFilter(limit=1000)))[0])
+    before = drain(sub)
+    # The checkpoint is damaged (a disk error, or written by an incompatible version).
+    await env.alarms.apply_events([], T0, merge_window_s=300.0, consumer=CONSUMER, offset=first.applied_offset,
+                                  snapshot=b"\x00not a snapshot\xff" * 7)
+
+    second = env.consumer(feed)
+    await second.start()
+    assert second.stats.restore_failures == 1
+    assert second.offset == 0 and second.applied_offset == recs[44].offset  # replays the whole log
+    await run_over(second, recs, batch=10)
+    after = drain(sub)
+    got = summary((await env.alarms.list_alarms(ALL, AlarmFilter(limit=1000)))[0])
+    # The same four alarms as a consumer that never crashed (test above), each stored once.
+    assert sorted(a[1] for a in got) == ["overspeed", "overspeed", "route.deviation", "terminal.emergency"]
+    assert {a[0] for a in stored_before} <= {a[0] for a in got}
+    # Nothing the first consumer published is published again as new.
+    assert not {m["alarm"]["key"] for m in after if m["change"] == "new"} & {
+        m["alarm"]["key"] for m in before if m["change"] == "new"}
+    # A state rebuilt from the whole log still ends the episodes the first consumer opened.
+    assert all(a[3] is not None and not a[4] for a in got if a[1] != "terminal.emergency")
+
+
 async def test_a_clean_stop_checkpoints_so_nothing_replays(env: Env) -> None:
     recs = await env.log.read(0, 1000)
     c = env.consumer(AlarmFeed(), checkpoint_s=1e9)

@@ -1,13 +1,16 @@
-"""The issue's end-to-end scenario, on the whole embedded platform (gateway, log,
-store, alarm consumer with the real rule engine, attachment server, API with its
-WebSocket), driven by the simulator's JT/T 808 terminal over real sockets:
+"""The issue's end-to-end scenario, on the whole platform in both modes — embedded
+(one process: gateway, log, store, alarm consumer with the real rule engine,
+attachment server, API with its WebSocket) and scale-out (gateway, worker and API
+processes over the NATS cluster and PostgreSQL) — driven by the simulator's JT/T
+808 terminal over real sockets:
 
 a hazmat tanker (scripted device times, a report a minute) overspeeds, leaves its
 assigned route, enters a zone forbidden to it, drives 4 h 30 min without a rest,
 raises ADAS and DSM alarms with evidence files, and goes offline. Every alarm must
 reach the WebSocket as new exactly once and the store exactly once; an operator
 then sends the driver a text through the API, the terminal answers 0x0001, and the
-command, the handling and the evidence are on record.
+command, the handling and the evidence are on record (the evidence files in the
+embedded mode: the scale-out mode has no attachment server yet).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,29 +36,55 @@ from icvcloud.app.platform import Platform
 from icvcloud.model import Vehicle
 from icvcloud.sim.attachments import ActiveSafetyTerminal
 from icvcloud.sim.terminal import ONLINE, VirtualTerminal
-
-from .terminals import Source, until
+from icvcloud.store.base import Store
+from icvcloud.store.postgres import PostgresStore
+from tests.scaleout.deployment import Deployment
+from tests.services import nats_cluster, postgis
+from tests.terminals import Source, until
 
 PHONE = "13900000001"
 EXPECTED = {"overspeed", "route.deviation", "fence.forbidden", "fatigue.continuous", "adas.forward_collision",
             "dsm.fatigue", "offline"}
 
 
-@pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
-    cfg = config.load(env={
-        "ICV__STORAGE__DATA_DIR": str(tmp_path / "data"),
-        "ICV__JT808__HOST": "127.0.0.1", "ICV__JT808__PORT": "0",
-        "ICV__API__HOST": "127.0.0.1", "ICV__API__PORT": "0",
-        "ICV__ATTACHMENTS__HOST": "127.0.0.1", "ICV__ATTACHMENTS__PORT": "0",
-        "ICV__ALARMS__TICK_S": "0.2", "ICV__LOGGING__LEVEL": "WARNING",
-    })
-    p = Platform(cfg)
-    await p.start()
+@dataclass
+class Site:
+    mode: str
+    store: Store
+    api_port: int
+    jt808_port: int
+
+
+@pytest.fixture(params=["embedded", "scaleout"])
+async def site(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Site]:
+    if request.param == "embedded":
+        cfg = config.load(env={
+            "ICV__STORAGE__DATA_DIR": str(tmp_path / "data"),
+            "ICV__JT808__HOST": "127.0.0.1", "ICV__JT808__PORT": "0",
+            "ICV__API__HOST": "127.0.0.1", "ICV__API__PORT": "0",
+            "ICV__ATTACHMENTS__HOST": "127.0.0.1", "ICV__ATTACHMENTS__PORT": "0",
+            "ICV__ALARMS__TICK_S": "0.2", "ICV__LOGGING__LEVEL": "WARNING",
+        })
+        p = Platform(cfg)
+        await p.start()
+        try:
+            yield Site("embedded", p.store, p.api_port, p.jt808_port)
+        finally:
+            await p.stop()
+        return
+    d = Deployment(nats_cluster(), postgis(), tmp_path, partitions=4,
+                   settings={"ICV__ALARMS__ENABLED": "true", "ICV__ALARMS__TICK_S": "0.2"})
+    store = PostgresStore(postgis(), schema=d.name)
     try:
-        yield p
+        await store.open()  # migrates the deployment's schema (the processes find it done)
+        jt808_port = d.start_gateway()
+        d.start_worker()
+        api_port = d.start_api()
+        await d.wait_owned()
+        yield Site("scaleout", store, api_port, jt808_port)
     finally:
-        await p.stop()
+        await store.close()
+        await d.cleanup()
 
 
 class Clock:
@@ -67,15 +97,15 @@ class Clock:
         return self.t.timestamp()
 
 
-async def test_alarms_end_to_end(platform: Platform) -> None:
-    store = platform.store
+async def test_alarms_end_to_end(site: Site) -> None:
+    store = site.store
     org = await store.add_organisation("鲁中危险品运输")
     vid = await store.add_vehicle(Vehicle(id=0, plate="鲁C12345", vehicle_type="hazmat_tanker", org_id=org,
                                           device_id=PHONE))
     pw = PasswordHasher().hash("pw")
     admin = await issue_token(store, await store.add_user("admin", pw, "admin", None), "t")
     operator = await issue_token(store, await store.add_user("op", pw, "operator", org), "t")
-    api = f"http://127.0.0.1:{platform.api_port}/api/v1"
+    api = f"http://127.0.0.1:{site.api_port}/api/v1"
     http = httpx.AsyncClient(base_url=api, timeout=10)
 
     async def call(method: str, path: str, token: str = admin, **kw: Any) -> Any:
@@ -94,7 +124,7 @@ async def test_alarms_end_to_end(platform: Platform) -> None:
         "forbidden": [{"start": "00:00", "end": "00:00"}]}})
 
     messages: list[dict[str, Any]] = []
-    ws = await connect(f"ws://127.0.0.1:{platform.api_port}/api/v1/alarms/live?token={operator}")
+    ws = await connect(f"ws://127.0.0.1:{site.api_port}/api/v1/alarms/live?token={operator}")
     snapshot = json.loads(await ws.recv())
     assert snapshot == {"type": "snapshot", "items": []}
 
@@ -110,7 +140,7 @@ async def test_alarms_end_to_end(platform: Platform) -> None:
 
     src = Source(lat=36.8, lon=117.0, speed_kmh=50.0)
     clock = Clock((datetime.now(UTC) - timedelta(hours=6)).replace(microsecond=0))
-    t = VirtualTerminal("127.0.0.1", platform.jt808_port, PHONE, src, plate="鲁C12345", plate_colour=2,
+    t = VirtualTerminal("127.0.0.1", site.jt808_port, PHONE, src, plate="鲁C12345", plate_colour=2,
                         interval_s=1e6, heartbeat_s=3600.0, clock_s=0.05, seed=1, wall_clock=clock)
     seen: list[Any] = []  # the platform's messages the terminal answered with 0x0001
     t.on_command = seen.append
@@ -180,8 +210,22 @@ async def test_alarms_end_to_end(platform: Platform) -> None:
         await until(lambda: any(m["type"] == "alarm" and m["change"] == "handled" and m["alarm"]["id"] == over["id"]
                                 for m in messages), "the handling on the feed")
 
+        if site.mode == "scaleout":
+            # The workers' engine figures, summed by the API process (refreshed every 2 s).
+            async def health() -> dict[str, Any]:
+                return (await http.get(f"http://127.0.0.1:{site.api_port}/health")).json()  # type: ignore[no-any-return]
+
+            h = await health()
+            for _ in range(300):  # the workers' heartbeats carry their figures every second or so
+                if h.get("alarm_positions", 0) >= 274:
+                    break
+                await asyncio.sleep(0.2)
+                h = await health()
+            assert h["alarm_positions"] >= 274 and h["alarms_changed"] >= len(EXPECTED), h
+            assert h["alarm_restore_failures"] == 0
+            return  # no attachment server in scale-out yet
         # The alarm side's metrics.
-        metrics = (await http.get(f"http://127.0.0.1:{platform.api_port}/metrics")).text
+        metrics = (await http.get(f"http://127.0.0.1:{site.api_port}/metrics")).text
         latency_count = next(ln for ln in metrics.splitlines() if ln.startswith("icv_alarm_latency_seconds_count"))
         assert float(latency_count.split()[-1]) >= 6  # every report-raised alarm measured
         assert "icv_alarm_lag_records" in metrics and "icv_alarm_feed_subscribers 1.0" in metrics

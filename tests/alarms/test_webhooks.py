@@ -7,11 +7,9 @@ import asyncio
 import contextlib
 import json
 import random
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import uvicorn
@@ -29,11 +27,10 @@ from icvcloud.app.notify import (
 )
 from icvcloud.store.alarms_base import NotificationRule, Webhook
 from icvcloud.store.base import Scope
-from icvcloud.store.sqlite import SqliteStore
-from icvcloud.store.sqlite_alarms import SqliteAlarmStore
+from tests.services import free_port
+from tests.terminals import until
 
 from .conftest import Db, event
-from .terminals import until
 
 SECRET = "0123456789abcdef0123456789abcdef"
 
@@ -50,15 +47,9 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}/hook"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver(port=_free_port())
+    rec = Receiver(port=free_port())
     app = FastAPI()
 
     @app.post("/hook")
@@ -78,6 +69,17 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield rec
     finally:
         server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def _running(d: WebhookDeliverer) -> AsyncIterator[WebhookDeliverer]:
+    """``d`` delivering until the block ends."""
+    task = asyncio.create_task(d.run())
+    try:
+        yield d
+    finally:
+        d.stop()
         await task
 
 
@@ -115,14 +117,9 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
 async def test_signed_delivery(db: Db, receiver: Receiver) -> None:
     hook = await _setup(db, receiver.url)
     await _raise(db, "a")
-    d = WebhookDeliverer(db.alarms)
-    task = asyncio.create_task(d.run())
-    try:
+    async with _running(WebhookDeliverer(db.alarms)) as d:
         await until(lambda: len(receiver.got) == 1, "one delivery")
         await until(lambda: d.delivered == 1, "the delivery recorded")
-    finally:
-        d.stop()
-        await task
     headers, body = receiver.got[0]
     assert verify(SECRET, headers[TIMESTAMP_HEADER.lower()], body, headers[SIGNATURE_HEADER.lower()])
     payload = json.loads(body)
@@ -137,12 +134,8 @@ async def test_retries_until_delivered_with_the_same_idempotency_key(db: Db, rec
     receiver.fail_with = [500, 503]
     await _raise(db, "a")
     d = WebhookDeliverer(db.alarms, WebhookSettings(backoff_s=0.05, max_attempts=5), rng=random.Random(0))
-    task = asyncio.create_task(d.run())
-    try:
+    async with _running(d):
         await until(lambda: d.delivered == 1, "delivered on the third attempt")
-    finally:
-        d.stop()
-        await task
     assert len(receiver.got) == 3
     assert len({h[EVENT_ID_HEADER.lower()] for h, _ in receiver.got}) == 1
     assert len({b for _, b in receiver.got}) == 1  # the same payload; only the signature's timestamp may move
@@ -151,35 +144,26 @@ async def test_retries_until_delivered_with_the_same_idempotency_key(db: Db, rec
 
 
 async def test_gives_up_after_the_last_attempt(db: Db) -> None:
-    hook = await _setup(db, f"http://127.0.0.1:{_free_port()}/nobody-listens")
+    hook = await _setup(db, f"http://127.0.0.1:{free_port()}/nobody-listens")
     await _raise(db, "a")
     d = WebhookDeliverer(db.alarms, WebhookSettings(backoff_s=0.01, max_attempts=3, timeout_s=2))
-    task = asyncio.create_task(d.run())
-    try:
+    async with _running(d):
         await until(lambda: d.failed_attempts == 3, "three failed attempts")
         await asyncio.sleep(0.1)  # no fourth
-    finally:
-        d.stop()
-        await task
     (rec,) = await db.alarms.list_deliveries(Scope.all(), hook)
     assert rec.state == "failed" and rec.attempts == 3 and "ConnectError" in rec.last_error
     assert d.failed_attempts == 3
 
 
-async def test_the_outbox_survives_a_restart(db: Db, receiver: Receiver, tmp_path: Any) -> None:
+async def test_the_outbox_survives_a_restart(db: Db, receiver: Receiver) -> None:
     await _setup(db, receiver.url)
     await _raise(db, "a", "b")  # enqueued; nothing delivers yet
     await db.store.close()
-    store = SqliteStore(tmp_path / "store.db")  # the platform comes back
+    store, alarms = db.reconnect()  # the platform comes back
     await store.open()
     try:
-        d = WebhookDeliverer(SqliteAlarmStore(store))
-        task = asyncio.create_task(d.run())
-        try:
+        async with _running(WebhookDeliverer(alarms)) as d:
             await until(lambda: d.delivered == 2, "both delivered after the restart")
-        finally:
-            d.stop()
-            await task
     finally:
         await store.close()
         await db.store.open()  # the fixture closes it again

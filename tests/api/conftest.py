@@ -1,5 +1,8 @@
-"""A seeded platform for API tests: real SqliteStore (tmp_path) and LiveHub, an
-in-memory log double, two enterprises and a regulator with their users."""
+"""A seeded platform for API tests: a real store and LiveHub, an in-memory log
+double, two enterprises and a regulator with their users. Every test of the
+``world`` fixture runs against both stores: SQLite (embedded, in tmp_path) and
+PostgreSQL + PostGIS (scale-out, a schema of its own in the test database,
+dropped afterwards)."""
 
 from __future__ import annotations
 
@@ -19,7 +22,13 @@ from icvcloud.api import ApiServices, create_app, issue_token
 from icvcloud.live import LiveHub
 from icvcloud.log.base import Entry, Log, LogRecord, OnDurable
 from icvcloud.model import Position, Vehicle
+from icvcloud.store.alarms_base import AlarmStore
+from icvcloud.store.base import Store
+from icvcloud.store.postgres import PostgresStore
+from icvcloud.store.postgres_alarms import PostgresAlarmStore
 from icvcloud.store.sqlite import SqliteStore
+from icvcloud.store.sqlite_alarms import SqliteAlarmStore
+from tests.services import drop_schema, postgis, unique
 
 PASSWORD = "correct horse battery"
 # Hashed once: argon2 is slow by design and most tests only need tokens.
@@ -66,9 +75,29 @@ def track_positions(device_id: str, minutes: int, **kw: Any) -> list[Position]:
             for m in range(minutes)]
 
 
+def new_store(kind: str, tmp_path: Path) -> Store:
+    """A store (not yet open): SQLite in ``tmp_path``, or PostgreSQL in a new schema of the test database."""
+    return SqliteStore(tmp_path / "store.db") if kind == "sqlite" else PostgresStore(postgis(), schema=unique("api"))
+
+
+async def close_store(store: Store) -> None:
+    """Close the store; a PostgreSQL one's schema goes with it."""
+    await store.close()
+    if isinstance(store, PostgresStore):
+        await drop_schema(store.schema)
+
+
+def alarm_store(store: Store) -> AlarmStore:
+    """The alarm repository over ``store``'s database."""
+    if isinstance(store, PostgresStore):
+        return PostgresAlarmStore(store)
+    assert isinstance(store, SqliteStore)
+    return SqliteAlarmStore(store)
+
+
 @dataclass
 class World:
-    store: SqliteStore
+    store: Store
     hub: LiveHub
     log: MemoryLog
     services: ApiServices
@@ -86,9 +115,9 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[username]}"}
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    store = SqliteStore(tmp_path / "store.db")
+@pytest.fixture(params=["sqlite", "postgres"])
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    store = new_store(request.param, tmp_path)
     await store.open()
     try:
         reg = await store.add_organisation("淄博市交通运输局", "regulator")
@@ -121,7 +150,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             w.tokens[username] = await issue_token(store, uid, "test")
         yield w
     finally:
-        await store.close()
+        await close_store(store)
 
 
 @pytest.fixture

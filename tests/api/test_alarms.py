@@ -14,14 +14,13 @@ from icvcloud.alarm_feed import AlarmFeed, AlarmSubscription
 from icvcloud.api.alarm_services import AlarmServices
 from icvcloud.app import rule_engine
 from icvcloud.model.alarms import AlarmEvent, Severity
-from icvcloud.store.alarms_base import Attachment
-from icvcloud.store.sqlite_alarms import SqliteAlarmStore
+from icvcloud.store.alarms_base import AlarmStore, Attachment
 
-from .conftest import T0, World
+from .conftest import T0, World, alarm_store
 
 
 class Alarms:
-    def __init__(self, world: World, store: SqliteAlarmStore, feed: AlarmFeed, data_dir: Path) -> None:
+    def __init__(self, world: World, store: AlarmStore, feed: AlarmFeed, data_dir: Path) -> None:
         self.world, self.store, self.feed, self.data_dir = world, store, feed, data_dir
         self.changed = 0
 
@@ -41,7 +40,7 @@ class Alarms:
 
 @pytest.fixture
 async def alarms(world: World, tmp_path: Path) -> Alarms:
-    store = SqliteAlarmStore(world.store)
+    store = alarm_store(world.store)
     feed = AlarmFeed()
     a = Alarms(world, store, feed, tmp_path)
 
@@ -222,6 +221,19 @@ async def test_geofence_crud(world: World, client: httpx.AsyncClient, alarms: Al
     assert (await client.delete(f"/api/v1/geofences/{fence['id']}", headers=h)).status_code == 204
     assert (await client.get(f"/api/v1/geofences/{fence['id']}", headers=h)).status_code == 404
     assert alarms.changed == 4
+
+
+async def test_text_with_nul_characters_is_refused_in_both_stores(world: World, client: httpx.AsyncClient,
+                                                                   alarms: Alarms) -> None:
+    # PostgreSQL cannot store U+0000: refused with a 422 before any store sees it, in both modes.
+    h = world.auth("admin")
+    for body in ({**CIRCLE, "name": "禁行\u0000区"}, {**CIRCLE, "spec": {**CIRCLE["spec"], "note\u0000": 1}}):
+        r = await client.post("/api/v1/geofences", json=body, headers=h)
+        assert r.status_code == 422 and "NUL" in r.text, r.text
+    assert alarms.changed == 0 and (await client.get("/api/v1/geofences", headers=h)).json() == []
+    # An escaped backslash before "u0000" is ordinary text.
+    r = await client.post("/api/v1/geofences", json={**CIRCLE, "name": "C:\\u0000"}, headers=h)
+    assert r.status_code == 201 and r.json()["name"] == "C:\\u0000"
 
 
 async def test_rule_profile_crud(world: World, client: httpx.AsyncClient, alarms: Alarms) -> None:

@@ -36,11 +36,10 @@ from icvcloud.gateways.jt808.downlink import Jt808Downlink
 from icvcloud.live import LiveHub
 from icvcloud.model import Vehicle
 from icvcloud.model.alarms import AlarmEvent, Severity
-from icvcloud.store.base import Scope
-from icvcloud.store.sqlite import SqliteStore
-from icvcloud.store.sqlite_alarms import SqliteAlarmStore
+from icvcloud.store.alarms_base import AlarmStore
+from icvcloud.store.base import Scope, Store
 
-from .conftest import MemoryLog
+from .conftest import MemoryLog, alarm_store, close_store, new_store
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
@@ -51,8 +50,8 @@ T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 class Env:
     loop: asyncio.AbstractEventLoop
     client: httpx.AsyncClient
-    store: SqliteStore
-    alarms: SqliteAlarmStore
+    store: Store
+    alarms: AlarmStore
     vehicle: int
     alarm_ids: list[int]
     tokens: dict[str, str] = field(default_factory=dict)
@@ -65,18 +64,19 @@ class Env:
         return self.loop.run_until_complete(coro)
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """One platform per store (SQLite; PostgreSQL in a schema of its own, dropped afterwards)."""
     loop = asyncio.new_event_loop()
     tmp: Path = tmp_path_factory.mktemp("fuzz")
-    store = SqliteStore(tmp / "store.db")
+    store = new_store(request.param, tmp)
 
     async def setup() -> Env:
         await store.open()
         org = await store.add_organisation("鲁中危险品运输")
         vid = await store.add_vehicle(Vehicle(id=0, plate="鲁C12345", vehicle_type="hazmat_tanker", org_id=org,
                                               device_id="1001"))
-        alarms = SqliteAlarmStore(store)
+        alarms = alarm_store(store)
         ids = []
         for i, t in enumerate(("overspeed", "fatigue.continuous", "adas.fcw")):
             e = AlarmEvent(f"k{i}", vid, "1001", org, t, "driving", "start", Severity.MEDIUM,
@@ -101,7 +101,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         yield e
     finally:
         loop.run_until_complete(e.client.aclose())
-        loop.run_until_complete(store.close())
+        loop.run_until_complete(close_store(store))
         loop.close()
 
 

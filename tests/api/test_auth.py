@@ -9,6 +9,7 @@ import pytest
 
 from icvcloud.api import ApiSettings, create_app, create_user, issue_token
 from icvcloud.api.auth import token_hash
+from icvcloud.store.postgres import PostgresStore
 from icvcloud.store.sqlite import SqliteStore
 
 from .conftest import PASSWORD, World
@@ -37,6 +38,13 @@ async def test_login_validates_its_body(client: httpx.AsyncClient) -> None:
     assert r.status_code == 422
     r = await client.post("/api/v1/auth/login", content=b"not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize("body", [b'{"username": NaN, "password": "x"}', b'{"username": "a", "password": Infinity}'])
+async def test_non_finite_numbers_get_a_valid_json_error(client: httpx.AsyncClient, body: bytes) -> None:
+    # Python's JSON parser takes NaN and Infinity; the 422 that echoes them must still be JSON.
+    r = await client.post("/api/v1/auth/login", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][0] == "body"
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer nonsense", "Basic YWRtaW46eA==", "Bearer " + "x" * 300])
@@ -112,7 +120,7 @@ async def test_organisations_are_scoped(world: World, client: httpx.AsyncClient)
 
 async def test_token_ttl_uses_issue_time(tmp_path: object, world: World) -> None:
     store = world.store
-    assert isinstance(store, SqliteStore)
+    assert isinstance(store, SqliteStore | PostgresStore)
     h = token_hash(world.tokens["admin"])
     assert await store.user_for_token_issued_after(h, datetime.now(UTC) - timedelta(minutes=5)) is not None
     assert await store.user_for_token_issued_after(h, datetime.now(UTC) + timedelta(minutes=5)) is None

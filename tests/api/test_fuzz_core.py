@@ -25,9 +25,8 @@ from icvcloud.api import ApiServices, create_app, issue_token
 from icvcloud.api.schemas import LiveSubscribe
 from icvcloud.live import LiveHub
 from icvcloud.model import Vehicle
-from icvcloud.store.sqlite import SqliteStore
 
-from .conftest import PASSWORD_HASH, MemoryLog, track_positions
+from .conftest import PASSWORD_HASH, MemoryLog, close_store, new_store, track_positions
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -47,10 +46,11 @@ class Env:
         return self.loop.run_until_complete(self.client.post(url, **kw))
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """One platform per store (SQLite; PostgreSQL in a schema of its own, dropped afterwards)."""
     loop = asyncio.new_event_loop()
-    store = SqliteStore(Path(tmp_path_factory.mktemp("fuzz")) / "store.db")
+    store = new_store(request.param, Path(tmp_path_factory.mktemp("fuzz")))
 
     async def setup() -> Env:
         await store.open()
@@ -74,7 +74,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     e = loop.run_until_complete(setup())
     yield e
     loop.run_until_complete(e.client.aclose())
-    loop.run_until_complete(store.close())
+    loop.run_until_complete(close_store(store))
     loop.close()
 
 

@@ -4,8 +4,7 @@ a recording sink; virtual terminals speak the real protocols to both."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,29 +17,6 @@ from icvcloud.gateways.jt808.attachments import AttachmentServer, AttachmentServ
 from icvcloud.protocols.jt808.active_safety import AlarmIdentification
 
 SECRET = b"test-secret"
-
-
-async def until(cond: Callable[[], bool], what: str = "condition", limit_s: float = 30.0) -> None:
-    """Wait for ``cond``; the limit only keeps a broken test from hanging (it is not a
-    performance bound: every wait here is normally met well within a second)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit_s
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-@dataclass
-class FixedSource:
-    lat: float = 36.81
-    lon: float = 118.05
-    altitude_m: float = 45.0
-    speed_kmh: float = 72.0
-    heading_deg: float = 90.0
-    mileage_km: float = 1234.5
-    fuel_l: float = 150.0
-    acc_on: bool = True
 
 
 @pytest.fixture

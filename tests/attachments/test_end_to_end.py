@@ -14,13 +14,13 @@ from icvcloud.protocols import jt808
 from icvcloud.protocols.jt808.extras import ExtraItems
 from icvcloud.sim.attachments import CHUNK, ActiveSafetyTerminal, adas_alarm, identification
 from icvcloud.sim.terminal import ONLINE, VirtualTerminal
-
-from .conftest import FixedSource, until
+from tests.terminals import Source, until
 
 
 def _terminal(p: Platform, phone: str, version: int = jt808.V2013) -> VirtualTerminal:
     # Reports and heartbeats only when asked: the test drives what is sent.
-    return VirtualTerminal("127.0.0.1", p.jt808_port, phone, FixedSource(), version=version, interval_s=3600.0,
+    source = Source(speed_kmh=72.0, mileage_km=1234.5)
+    return VirtualTerminal("127.0.0.1", p.jt808_port, phone, source, version=version, interval_s=3600.0,
                            heartbeat_s=3600.0, clock_s=0.05, seed=1)
 
 

@@ -29,8 +29,9 @@ from icvcloud.protocols.jt808.active_safety import (
     FileUploadComplete,
 )
 from icvcloud.protocols.jt808.attachment_stream import MAGIC, encode_data_frame
+from tests.terminals import Terminal, until
 
-from .conftest import SECRET, Bare, RecordingSink, until
+from .conftest import SECRET, Bare, RecordingSink
 
 PHONE = "13900000009"
 IDENT = AlarmIdentification(terminal_id="0000009", time=datetime(2025, 3, 1, 9, 30, 0, tzinfo=jt808.CST), seq=0,
@@ -39,41 +40,19 @@ NUMBERS = AlarmNumbers(SECRET)
 ALARM_NO = NUMBERS.assign(PHONE, IDENT)
 
 
-class Client:
+class Client(Terminal):
     """A terminal's side of the attachment connection, driven step by step."""
 
     def __init__(self, port: int, phone: str = PHONE) -> None:
-        self.port, self.phone, self.seq = port, phone, 0
-        self.splitter = jt808.FrameSplitter()
-        self.pending: list[bytes] = []
+        super().__init__(phone, timeout=10.0)
+        self.port = port
 
     async def __aenter__(self) -> Client:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        await self.connect(self.port)
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        self.writer.close()
-
-    def send(self, msg_id: int, body: object) -> int:
-        seq, self.seq = self.seq, self.seq + 1
-        self.writer.write(jt808.encode(msg_id, body, phone=self.phone, seq=seq))
-        return seq
-
-    def raw(self, data: bytes) -> None:
-        self.writer.write(data)
-
-    async def recv(self) -> jt808.Message:
-        while not self.pending:
-            data = await asyncio.wait_for(self.reader.read(4096), 10)
-            if not data:
-                raise ConnectionError("closed")
-            self.pending += self.splitter.feed(data)
-        return jt808.decode(self.pending.pop(0))
-
-    async def ask(self, msg_id: int, body: object) -> jt808.Message:
-        self.send(msg_id, body)
-        await self.writer.drain()
-        return await self.recv()
+        self.close()
 
     async def info(self, files: dict[str, int], alarm_no: str = ALARM_NO, ident: AlarmIdentification = IDENT
                    ) -> int:
@@ -91,7 +70,7 @@ class Client:
     def data(self, name: str, content: bytes, start: int = 0, end: int | None = None, chunk: int = 1000) -> None:
         end = len(content) if end is None else end
         for off in range(start, end, chunk):
-            self.raw(encode_data_frame(name, off, content[off : min(off + chunk, end)]))
+            self.write_raw(encode_data_frame(name, off, content[off : min(off + chunk, end)]))
 
     async def done(self, name: str, size: int, file_type: int = 0) -> jt808.Message:
         return await self.ask(0x1212, FileUploadComplete(name=name, file_type=file_type, size_bytes=size))
@@ -187,18 +166,18 @@ async def test_malformed_stream_frames_cost_only_their_connection(bare: Bare) ->
         # A data frame claiming 4 GiB: dropped as data_too_long, the stream resynchronises.
         head = bytearray(encode_data_frame("a.jpg", 0, b""))
         head[58:62] = b"\xff\xff\xff\xff"
-        bad.raw(bytes(head))
+        bad.write_raw(bytes(head))
         # A data frame past the announced size, and one for a file nobody announced.
-        bad.raw(encode_data_frame("a.jpg", len(PIC) - 1, b"xy"))
-        bad.raw(encode_data_frame("zzz.jpg", 0, b"xy"))
+        bad.write_raw(encode_data_frame("a.jpg", len(PIC) - 1, b"xy"))
+        bad.write_raw(encode_data_frame("zzz.jpg", 0, b"xy"))
         # A frame with a wrong check code: no trustworthy header, so no answer.
         frame = bytearray(jt808.encode(0x1211, FileInfo(name="a.jpg", file_type=0, size_bytes=len(PIC)),
                                        phone=PHONE, seq=40))
         frame[-2] ^= 0x55
-        bad.raw(bytes(frame))
+        bad.write_raw(bytes(frame))
         # A 0x1211 whose name overruns its body: the header is sound, so "message error".
-        bad.raw(jt808.encode(0x1211, b"\x10abc", phone=PHONE, seq=41))
-        await bad.writer.drain()
+        bad.write_raw(jt808.encode(0x1211, b"\x10abc", phone=PHONE, seq=41))
+        await bad.drain()
         reply = await bad.recv()
         assert (reply.msg_id, reply.body.reply_seq, reply.body.result) == (0x8001, 41, 2)
         # Meanwhile another terminal uploads undisturbed.
@@ -211,8 +190,8 @@ async def test_malformed_stream_frames_cost_only_their_connection(bare: Bare) ->
         assert await bad.file_info("a.jpg", len(PIC)) == 0
         # … until garbage exceeds it: then it is closed.
         for _ in range(10):
-            bad.raw(b"\x01\x02\x03\x7e\x05\x06\x7e")
-        await bad.writer.drain()
+            bad.write_raw(b"\x01\x02\x03\x7e\x05\x06\x7e")
+        await bad.drain()
         with pytest.raises(ConnectionError):
             while True:
                 await bad.recv()
@@ -222,13 +201,18 @@ async def test_malformed_stream_frames_cost_only_their_connection(bare: Bare) ->
     await until(lambda: bare.server.stats.connections == 0, "connections closed")
 
 
-async def test_resume_after_a_dropped_connection(bare: Bare) -> None:
+async def _dropped_after(bare: Bare, end: int) -> None:
+    """A connection announces b.mp4, sends its first ``end`` bytes (1000 a frame) and is gone."""
     async with Client(bare.port) as c:
         assert await c.info({"b.mp4": len(VID)}) == 0
-        c.data("b.mp4", VID, 0, 4000)
-        await c.writer.drain()
-        await until(lambda: bare.server.stats.frames["data"] == 4, "first part written")
+        c.data("b.mp4", VID, 0, end)
+        await c.drain()
+        await until(lambda: bare.server.stats.frames["data"] == -(-end // 1000), "the first part written")
     await until(lambda: bare.server.stats.connections == 0, "connection gone")
+
+
+async def test_resume_after_a_dropped_connection(bare: Bare) -> None:
+    await _dropped_after(bare, 4000)
     async with Client(bare.port) as c:
         assert await c.info({"b.mp4": len(VID)}) == 0
         reply = await c.done("b.mp4", len(VID), 2)
@@ -239,12 +223,7 @@ async def test_resume_after_a_dropped_connection(bare: Bare) -> None:
 
 
 async def test_unfinished_uploads_expire(bare: Bare) -> None:
-    async with Client(bare.port) as c:
-        assert await c.info({"b.mp4": len(VID)}) == 0
-        c.data("b.mp4", VID, 0, 1000)
-        await c.writer.drain()
-        await until(lambda: bare.server.stats.frames["data"] == 1, "written")
-    await until(lambda: bare.server.stats.connections == 0, "connection gone")
+    await _dropped_after(bare, 1000)
     part = bare.root / ALARM_NO / ".b.mp4.part"
     assert part.exists()
     assert bare.server.expire(time.monotonic()) == 0  # not idle long enough
@@ -297,7 +276,7 @@ async def test_long_lists_arrive_sub_packaged(tmp_path: Path) -> None:
         assert len(frames) == 2
         async with Client(server.port) as c:
             c.seq = 2
-            c.raw(b"".join(frames))
+            c.write_raw(b"".join(frames))
             acks = [await c.recv(), await c.recv()]
             assert [(a.body.reply_seq, a.body.result) for a in acks] == [(0, 0), (1, 0)]
             for n in files:

@@ -1,12 +1,13 @@
 """Fixtures for the console's server side: a real SqliteStore with two users, and
-the API app built with chosen console settings."""
+the API app built with chosen console settings; for the browser tests, Chromium."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from icvcloud.api import ApiServices, create_app, issue_token
 from icvcloud.api.console import ConsoleSettings
 from icvcloud.live import LiveHub
 from icvcloud.store.sqlite import SqliteStore
+from icvcloud.tools import browser as chromium
 
 PASSWORD_HASH = PasswordHasher().hash("correct horse battery")
 
@@ -58,6 +60,15 @@ def client_for() -> ClientFor:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://icv.test")
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, for one test module."""
+    with chromium.sync_playwright() as p:
+        b = chromium.launch(p)
+        yield b
+        b.close()
 
 
 @pytest.fixture

@@ -1,18 +1,20 @@
 """A running `icv demo` for the browser tests (a real subprocess on free loopback
-ports with its own data directory), and a JT/T 808 terminal that reports alarms."""
+ports with its own data directory), a JT/T 808 terminal that reports alarms, and
+the browser tests' page helpers (logging in, screenshots to artifacts/console/)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,14 +22,12 @@ from typing import Any
 
 from icvcloud.protocols import jt808
 from icvcloud.protocols.jt808.extras import ExtraItems
+from tests.services import free_port
+from tests.terminals import Terminal
 
 DEMO_USER, DEMO_PASSWORD = "admin", "icvcloud-demo"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "console"
+WAIT_MS = 30_000
 
 
 @dataclass
@@ -49,9 +49,11 @@ class Demo:
             self._token = str(self.post("/api/v1/auth/login", body)["token"])
         return self._token
 
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    def post(self, path: str, body: dict[str, Any], token: str | None = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), headers=headers)
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read())
 
@@ -100,6 +102,54 @@ def start_demo(data_dir: Path, vehicles: int, interval_s: tuple[float, float], l
     raise RuntimeError(f"icv demo did not come up: {log_path.read_text(errors='replace')[-2000:]}")
 
 
+def running_demo(data_dir: Path, vehicles: int, interval_s: tuple[float, float], log_name: str, viewer: str,
+                 viewer_password: str) -> Iterator[Demo]:
+    """``start_demo`` (its log in artifacts/console/``log_name``) with a viewer of the
+    regulator (organisation 1) besides the administrator; stopped after."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    d = start_demo(data_dir, vehicles, interval_s, ARTIFACTS / log_name)
+    try:
+        d.icv("user", "add", viewer, "--role", "viewer", "--org", "1", "--password", viewer_password)
+        yield d
+    finally:
+        d.stop()
+
+
+def new_context(browser: Any, **kw: Any) -> Any:
+    """A browser context the size of a supervisor's screen, in Chinese."""
+    return browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN", **kw)
+
+
+@contextlib.contextmanager
+def page_without_errors(ctx: Any) -> Iterator[Any]:
+    """A new page of ``ctx``, which is closed after; an error thrown in the page fails the test."""
+    errors: list[str] = []
+    pg = ctx.new_page()
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        yield pg
+    finally:
+        ctx.close()
+    assert not errors, f"errors in the page: {errors}"
+
+
+def log_in(page: Any, url: str, username: str, password: str, ready: str) -> None:
+    """Log in through the login form; returns once the JavaScript expression ``ready`` holds."""
+    page.goto(url + "/")
+    page.wait_for_selector("#login-username", state="visible")
+    page.fill("#login-username", username)
+    page.fill("#login-password", password)
+    page.click("#login-submit")
+    page.wait_for_function(ready, timeout=WAIT_MS)
+
+
+def shot(page: Any, name: str) -> Path:
+    """A screenshot of ``page`` as artifacts/console/``name``.png."""
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
 @dataclass
 class AlarmTerminal:
     """A terminal on a straight eastward drive at a steady 36 km/h with the overspeed
@@ -137,46 +187,25 @@ class AlarmTerminal:
             self.error = repr(e)
 
     async def _session(self) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        split = jt808.FrameSplitter()
-        inbox: list[jt808.Message] = []
-        seq = 0
-
-        async def recv() -> jt808.Message:
-            while not inbox:
-                data = await asyncio.wait_for(reader.read(65536), 10)
-                if not data:
-                    raise ConnectionError("platform closed the connection")
-                inbox.extend(jt808.decode(f) for f in split.feed(data))
-            return inbox.pop(0)
-
-        def send(mid: int, body: object) -> None:
-            nonlocal seq
-            writer.write(jt808.encode(mid, body, phone=self.phone, seq=seq))
-            seq += 1
-
-        send(0x0100, jt808.Register(province_id=37, city_id=300, maker_id="ICVTS", model="T1", terminal_id="ALARM01",
-                                    plate_colour=2, plate=self.plate))
-        reg = await recv()
-        send(0x0102, jt808.Authenticate(auth_code=reg.body.auth_code))
-        await recv()
+        term = Terminal(self.phone, timeout=10.0)
+        await term.login(self.port, self.plate, maker_id="ICVTS", model="T1", terminal_id="ALARM01", check=False)
         mileage = 1200.0
         lon = 118.02
         while not self._stop.is_set():
             now = datetime.now(jt808.CST).replace(microsecond=0)
-            send(0x0200, jt808.Location(
+            term.write(0x0200, jt808.Location(
                 alarm=self.alarm, status=self.status, lat=36.812, lon=round(lon, 6), altitude_m=self.altitude_m,
                 speed_kmh=self.speed_kmh, heading_deg=self.heading_deg, time=now,
                 extras=ExtraItems({0x01: round(mileage, 1), 0x02: 88.5, 0x30: 25, 0x31: 14})))
             self.sent += 1
-            await writer.drain()
+            await term.drain()
             try:
                 while True:
-                    msg = await asyncio.wait_for(recv(), self.interval_s)
+                    msg = await asyncio.wait_for(term.recv(), self.interval_s)
                     if msg.msg_id == 0x8001:
                         self.acked += 1
             except TimeoutError:
                 pass
             lon += 0.0001  # 36 km/h is 10 m/s: ~0.000112° of longitude a second here
             mileage += 0.01
-        writer.close()
+        term.close()

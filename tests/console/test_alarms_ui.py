@@ -4,35 +4,41 @@ a scripted JT/T 808 terminal, the geofence editor, the command dialog of the veh
 detail, and what a viewer may not do. Screenshots go to artifacts/console/alarms-*.png.
 
 The alarm is raised deterministically: a scripted virtual terminal (the simulator's
-real client, tests/alarms/terminals.py) drives east, then reports with the emergency
+real client, tests/terminals.py) drives east, then reports with the emergency
 bit set; it answers the platform's commands with 0x0001 and records what it got.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
-import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from icvcloud.protocols import jt808
 from icvcloud.sim.terminal import ONLINE
-from icvcloud.tools import browser as chromium
-from tests.alarms.terminals import ScriptedTerminal, Source, scripted
+from tests.terminals import ScriptedTerminal, Source, scripted, until
 
-from .live_demo import DEMO_PASSWORD, DEMO_USER, Demo, start_demo
+from .live_demo import (
+    DEMO_PASSWORD,
+    DEMO_USER,
+    WAIT_MS,
+    Demo,
+    log_in,
+    new_context,
+    page_without_errors,
+    running_demo,
+    shot,
+)
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "console"
 VEHICLES = 8
 VIEWER, VIEWER_PASSWORD = "watcher", "watcher-pass-1"
 PHONE, PLATE = "13900007755", "鲁C7A755"
-WAIT_MS = 30_000
+#: Logged in: the registry is loaded and the alarm feed is open.
+READY = "() => window.icvConsole && window.icvConsole.registryLoaded && window.icvAlarms && window.icvAlarms.feed.open"
 T = TypeVar("T")
 
 
@@ -62,18 +68,7 @@ class TerminalThread:
         return fut.result(10)
 
     def wait(self, cond: Callable[[], bool], what: str, limit_s: float = 30.0) -> None:
-        ok = asyncio.run_coroutine_threadsafe(self._until(cond, limit_s), self.loop).result(limit_s + 5)
-        assert ok, f"gave up waiting for {what}"
-
-    @staticmethod
-    async def _until(cond: Callable[[], bool], limit_s: float) -> bool:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + limit_s
-        while not cond():
-            if loop.time() > end:
-                return False
-            await asyncio.sleep(0.02)
-        return True
+        asyncio.run_coroutine_threadsafe(until(cond, what, limit_s), self.loop).result(limit_s + 5)
 
     def drive(self, reports: int, alarm: int = 0) -> None:
         """``reports`` reports one second apart (device times are whole seconds), moving east."""
@@ -93,13 +88,8 @@ class TerminalThread:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    d = start_demo(tmp_path_factory.mktemp("alarm-ui-demo"), VEHICLES, (2.0, 3.0), ARTIFACTS / "alarms-demo.log")
-    try:
-        d.icv("user", "add", VIEWER, "--role", "viewer", "--org", "1", "--password", VIEWER_PASSWORD)
-        yield d
-    finally:
-        d.stop()
+    yield from running_demo(tmp_path_factory.mktemp("alarm-ui-demo"), VEHICLES, (2.0, 3.0), "alarms-demo.log",
+                            VIEWER, VIEWER_PASSWORD)
 
 
 @pytest.fixture(scope="module")
@@ -110,49 +100,10 @@ def terminal(demo: Demo) -> Iterator[TerminalThread]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium.sync_playwright() as p:
-        b = chromium.launch(p)
-        yield b
-        b.close()
-
-
-def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def _log_in(page: Any, url: str, username: str, password: str) -> None:
-    page.goto(url + "/")
-    page.wait_for_selector("#login-username", state="visible")
-    page.fill("#login-username", username)
-    page.fill("#login-password", password)
-    page.click("#login-submit")
-    page.wait_for_function("() => window.icvConsole && window.icvConsole.registryLoaded && window.icvAlarms "
-                           "&& window.icvAlarms.feed.open", timeout=WAIT_MS)
-
-
-def _admin_post(demo: Demo, path: str, body: dict[str, Any]) -> Any:
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {demo.token()}"}
-    req = urllib.request.Request(demo.url + path, data=json.dumps(body).encode(), method="POST", headers=headers)
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
-
-
-def _new_page(browser: Any, errors: list[str]) -> tuple[Any, Any]:
-    ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    pg = ctx.new_page()
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    return ctx, pg
-
-
-@pytest.fixture(scope="module")
 def page(browser: Any, demo: Demo, terminal: TerminalThread) -> Iterator[Any]:
-    errors: list[str] = []
-    ctx, pg = _new_page(browser, errors)
-    _log_in(pg, demo.url, DEMO_USER, DEMO_PASSWORD)
-    yield pg
-    ctx.close()
-    assert not errors, f"errors in the page: {errors}"
+    with page_without_errors(new_context(browser)) as pg:
+        log_in(pg, demo.url, DEMO_USER, DEMO_PASSWORD, READY)
+        yield pg
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +141,7 @@ def test_an_alarm_appears_in_the_panel(page: Any, demo: Demo, alarm_id: int) -> 
     assert page.get_attribute("#alarm-mute", "data-muted") == "true"
     assert page.evaluate("localStorage.getItem('icv.alarms.muted')") == "1"
     page.click("#alarm-mute")
-    _shot(page, "alarms-01-panel")
+    shot(page, "alarms-01-panel")
 
 
 def test_alarm_detail_shows_the_track_on_the_map(page: Any, demo: Demo, alarm_id: int) -> None:
@@ -208,7 +159,7 @@ def test_alarm_detail_shows_the_track_on_the_map(page: Any, demo: Demo, alarm_id
         return !m.isMoving() && m.queryRenderedFeatures({layers: ['icv-alarm-track']}).length > 0
             && m.queryRenderedFeatures({layers: ['icv-alarm-point']}).length === 1;
     }""", timeout=WAIT_MS)
-    _shot(page, "alarms-02-detail")
+    shot(page, "alarms-02-detail")
 
 
 def test_handle_with_a_text_to_the_driver(page: Any, demo: Demo, terminal: TerminalThread, alarm_id: int) -> None:
@@ -221,7 +172,7 @@ def test_handle_with_a_text_to_the_driver(page: Any, demo: Demo, terminal: Termi
     # The command's state follows the terminal's 0x0001 answer.
     page.wait_for_selector("#hd-status [data-state='acknowledged']", timeout=WAIT_MS)
     assert text in terminal.texts()
-    _shot(page, "alarms-03-handle-dialog")
+    shot(page, "alarms-03-handle-dialog")
     detail = demo.get(f"/api/v1/alarms/{alarm_id}")
     assert detail["alarm"]["state"] == "handled"
     assert [c["state"] for c in detail["commands"]] == ["acknowledged"]
@@ -233,7 +184,7 @@ def test_handle_with_a_text_to_the_driver(page: Any, demo: Demo, terminal: Termi
     assert page.inner_text("#alarm-detail [data-field='state']") == "已处理"
     page.select_option("#alarm-filter-state", "handled")
     page.wait_for_selector(f"#alarm-list li[data-alarm-id='{alarm_id}'][data-state='handled']")
-    _shot(page, "alarms-04-handled")
+    shot(page, "alarms-04-handled")
     page.select_option("#alarm-filter-state", "")
     page.click("#alarm-detail-close")
 
@@ -266,7 +217,7 @@ def test_draw_and_save_a_polygon_fence(page: Any, demo: Demo) -> None:
     page.fill("#fence-forbid-end", "09:00")
     page.check("#fence-enter")
     page.check("#fence-type-hazmat_tanker")
-    _shot(page, "alarms-05-fence-drawn")
+    shot(page, "alarms-05-fence-drawn")
     page.click("#fence-save")
     page.wait_for_selector("#fence-list li[data-fence-name='张店实验学校周边']")
     (fence,) = [f for f in demo.get("/api/v1/geofences") if f["name"] == "张店实验学校周边"]
@@ -286,7 +237,7 @@ def test_draw_and_save_a_polygon_fence(page: Any, demo: Demo) -> None:
     page.wait_for_function("""(id) => { const m = window.icvConsole.map;
         return !m.isMoving() && m.queryRenderedFeatures({layers: ['icv-fences-fill']})
             .some(f => f.properties.id === id && f.properties.selected); }""", arg=fence["id"], timeout=WAIT_MS)
-    _shot(page, "alarms-06-fence-after-reload")
+    shot(page, "alarms-06-fence-after-reload")
     page.click("#fence-panel-close")
 
 
@@ -308,20 +259,18 @@ def test_send_a_text_from_the_vehicle_detail(page: Any, demo: Demo, terminal: Te
     page.select_option("#cmd-kind", "query")
     page.click("#cmd-send")
     page.wait_for_selector("#cmd-sent [data-state='acknowledged']:has-text('0x8201')", timeout=WAIT_MS)
-    _shot(page, "alarms-07-command-dialog")
+    shot(page, "alarms-07-command-dialog")
     states = [c["state"] for c in demo.get(f"/api/v1/vehicles/{vehicle['id']}/commands")["items"][:2]]
     assert states == ["acknowledged", "acknowledged"]
     page.click("#command-dialog .ax-modal-head button")
 
 
 def test_viewer_sees_but_cannot_act(browser: Any, demo: Demo, terminal: TerminalThread, alarm_id: int) -> None:
-    _admin_post(demo, "/api/v1/geofences", {"name": "临淄危化品禁行区", "spec": {
+    demo.post("/api/v1/geofences", {"name": "临淄危化品禁行区", "spec": {
         "kind": "circle", "center": [118.31, 36.82], "radius_m": 1500, "vehicle_types": ["hazmat_tanker"],
-        "forbidden": [{"start": "07:00", "end": "19:00"}], "alarm_on_enter": True}})
-    errors: list[str] = []
-    ctx, pg = _new_page(browser, errors)
-    try:
-        _log_in(pg, demo.url, VIEWER, VIEWER_PASSWORD)
+        "forbidden": [{"start": "07:00", "end": "19:00"}], "alarm_on_enter": True}}, token=demo.token())
+    with page_without_errors(new_context(browser)) as pg:
+        log_in(pg, demo.url, VIEWER, VIEWER_PASSWORD, READY)
         pg.select_option("#alarm-filter-state", "any")
         pg.click(f"#alarm-list li[data-alarm-id='{alarm_id}']")
         pg.wait_for_selector("#alarm-track-count")
@@ -329,18 +278,15 @@ def test_viewer_sees_but_cannot_act(browser: Any, demo: Demo, terminal: Terminal
         assert pg.inner_text("#alarm-detail .ax-actions").endswith("查看者不能处理报警")
         pg.wait_for_function("() => { const m = window.icvConsole.map; return !m.isMoving()"
                              "&& m.queryRenderedFeatures({layers: ['icv-alarm-track']}).length > 0; }", timeout=WAIT_MS)
-        _shot(pg, "alarms-08-viewer-detail")
+        shot(pg, "alarms-08-viewer-detail")
         pg.click("#fence-toggle")
         pg.wait_for_selector("#fence-need-role")
         assert pg.is_hidden("#alarm-detail")  # the editor takes the detail's place
         pg.wait_for_selector("#fence-list li[data-fence-name='临淄危化品禁行区']")  # sees the fences
         assert pg.locator("#fence-draw-polygon").count() == 0
         assert pg.locator(".fx-delete").count() == 0
-        _shot(pg, "alarms-09-viewer-fences")
+        shot(pg, "alarms-09-viewer-fences")
         (vehicle,) = [v for v in demo.get("/api/v1/vehicles?limit=1000")["items"] if v["device_id"] == PHONE]
         pg.evaluate("k => window.icvConsole.select(k)", f"v{vehicle['id']}")
         pg.click("#detail-command")
         assert pg.is_disabled("#cmd-send")
-    finally:
-        ctx.close()
-    assert not errors, f"errors in the page: {errors}"

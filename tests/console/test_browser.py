@@ -12,33 +12,36 @@ import math
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from icvcloud.tools import browser as chromium
+from .live_demo import (
+    DEMO_PASSWORD,
+    DEMO_USER,
+    WAIT_MS,
+    AlarmTerminal,
+    Demo,
+    log_in,
+    new_context,
+    page_without_errors,
+    running_demo,
+    shot,
+)
 
-from .live_demo import DEMO_PASSWORD, DEMO_USER, AlarmTerminal, Demo, start_demo
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "console"
 VEHICLES = 40
 VIEWER, VIEWER_PASSWORD = "inspector", "inspector-pass-1"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
-WAIT_MS = 30_000
+#: Logged in: the registry is loaded and live positions have arrived.
+READY = "() => window.icvConsole && window.icvConsole.registryLoaded && window.icvConsole.vehicles.updates > 0"
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    d = start_demo(tmp_path_factory.mktemp("console-demo"), VEHICLES, (1.0, 2.0), ARTIFACTS / "demo.log")
-    try:
-        # A viewer of the regulator (organisation 1): sees every vehicle, not raw frames.
-        d.icv("user", "add", VIEWER, "--role", "viewer", "--org", "1", "--password", VIEWER_PASSWORD)
-        yield d
-    finally:
-        d.stop()
+    # A viewer of the regulator (organisation 1): sees every vehicle, not raw frames.
+    yield from running_demo(tmp_path_factory.mktemp("console-demo"), VEHICLES, (1.0, 2.0), "demo.log", VIEWER,
+                            VIEWER_PASSWORD)
 
 
 @pytest.fixture(scope="module")
@@ -53,48 +56,19 @@ def requests_seen() -> list[str]:
     return []
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium.sync_playwright() as p:
-        b = chromium.launch(p)
-        yield b
-        b.close()
-
-
 def _context(browser: Any, requests_seen: list[str]) -> Any:
-    ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Europe/Berlin")
+    ctx = new_context(browser, timezone_id="Europe/Berlin")
     ctx.on("request", lambda r: requests_seen.append(r.url))
     ctx.on("page", lambda page: page.on("websocket", lambda ws: requests_seen.append(ws.url)))
     return ctx
 
 
-def _shot(page: Any, name: str) -> Path:
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    return path
-
-
-def _log_in(page: Any, url: str, username: str, password: str) -> None:
-    page.goto(url + "/")
-    page.wait_for_selector("#login-username", state="visible")
-    page.fill("#login-username", username)
-    page.fill("#login-password", password)
-    page.click("#login-submit")
-    page.wait_for_function("() => window.icvConsole && window.icvConsole.registryLoaded "
-                           "&& window.icvConsole.vehicles.updates > 0", timeout=WAIT_MS)
-
-
 @pytest.fixture(scope="module")
 def page(browser: Any, demo: Demo, alarm_terminal: AlarmTerminal, requests_seen: list[str]) -> Iterator[Any]:
     """The supervisor's page, logged in as the demo administrator."""
-    ctx = _context(browser, requests_seen)
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    _log_in(pg, demo.url, DEMO_USER, DEMO_PASSWORD)
-    yield pg
-    ctx.close()
-    assert not errors, f"errors in the page: {errors}"
+    with page_without_errors(_context(browser, requests_seen)) as pg:
+        log_in(pg, demo.url, DEMO_USER, DEMO_PASSWORD, READY)
+        yield pg
 
 
 def test_login_with_the_apis_tokens(browser: Any, demo: Demo, requests_seen: list[str]) -> None:
@@ -111,7 +85,7 @@ def test_login_with_the_apis_tokens(browser: Any, demo: Demo, requests_seen: lis
         pg.click("#login-submit")
         pg.wait_for_function("document.querySelector('#login-error').textContent.length > 0")
         assert pg.inner_text("#login-error") == "用户名或密码错误"
-        _shot(pg, "01-login-refused")
+        shot(pg, "01-login-refused")
         pg.fill("#login-password", DEMO_PASSWORD)
         pg.click("#login-submit")
         pg.wait_for_selector("#app-view", state="visible")
@@ -120,7 +94,7 @@ def test_login_with_the_apis_tokens(browser: Any, demo: Demo, requests_seen: lis
         # The console holds an ordinary API token: the API accepts it.
         token = pg.evaluate("localStorage.getItem('icv.token')")
         assert demo.get("/api/v1/me", token=token)["role"] == "admin"
-        _shot(pg, "02-logged-in")
+        shot(pg, "02-logged-in")
         # Logging out forgets the token and shows the login page again.
         pg.click("#logout")
         pg.wait_for_selector("#login-view", state="visible")
@@ -139,12 +113,12 @@ def test_markers_appear_and_move(page: Any, demo: Demo) -> None:
     # City zoom: vehicles are aggregated into clusters whose counts add up to the fleet on screen.
     page.wait_for_function("() => window.icvConsole.map.queryRenderedFeatures({layers: ['vehicle-clusters']})"
                            ".length > 0", timeout=WAIT_MS)
-    _shot(page, "03-city-clusters")
+    shot(page, "03-city-clusters")
     # Zoom into the Zhangdian grid, where buses and sanitation trucks run: one icon per vehicle.
     page.evaluate("() => window.icvConsole.map.jumpTo({center: [118.05, 36.81], zoom: 12.5})")
     page.wait_for_function("() => window.icvConsole.vehicles.rendered().length >= 5", timeout=WAIT_MS)
     first = _rendered(page)
-    shot_a = _shot(page, "04a-markers")
+    shot_a = shot(page, "04a-markers")
     states = {s for _, _, s in first.values()}
     assert states <= {"moving", "stopped", "offline", "alarm"}
     # The markers are where the API says the vehicles are (display = WGS-84 on the offline basemap).
@@ -157,7 +131,7 @@ def test_markers_appear_and_move(page: Any, demo: Demo) -> None:
     page.wait_for_function(f"() => window.icvConsole.vehicles.updates >= {updates + 3}", timeout=WAIT_MS)
     time.sleep(2.5)
     second = _rendered(page)
-    shot_b = _shot(page, "04b-markers-later")
+    shot_b = shot(page, "04b-markers-later")
     moved = [k for k in first.keys() & second.keys()
              if math.dist(first[k][:2], second[k][:2]) > 1e-5]
     assert moved, f"no marker moved between the screenshots: {first} → {second}"
@@ -175,7 +149,7 @@ def test_search_finds_a_plate(page: Any, demo: Demo) -> None:
     assert page.inner_text("#state-chips [data-count=all]") == "1"
     # The map shows what the list shows.
     page.wait_for_function("() => { const f = window.icvConsole.map.getSource('vehicles'); return true; }")
-    _shot(page, "05-search")
+    shot(page, "05-search")
     # Part of a plate, in either case: every match, and only matches.
     page.fill("#search", "ca00")
     page.wait_for_function("() => document.querySelectorAll('#vehicle-list .vrow').length > 1")
@@ -237,7 +211,7 @@ def test_detail_shows_live_values(page: Any, demo: Demo, alarm_terminal: AlarmTe
     assert "0x0200" in ids
     hexes = page.eval_on_selector_all("#detail-frames .hex", texts)
     assert any(h.startswith("7e0200") for h in hexes)  # as received, flags included
-    _shot(page, "06-detail")
+    shot(page, "06-detail")
 
 
 def test_playback_draws_the_track_and_the_marker_advances(page: Any, demo: Demo) -> None:
@@ -263,7 +237,7 @@ def test_playback_draws_the_track_and_the_marker_advances(page: Any, demo: Demo)
     assert page.evaluate("() => window.icvConsole.map.getLayoutProperty('vehicles', 'visibility')") == "none"
     # The table lists the points; the first is current.
     assert page.inner_text("#pb-table .pb-row.current .c-no") == "1"
-    _shot(page, "07a-playback-loaded")
+    shot(page, "07a-playback-loaded")
     start = page.evaluate("() => window.icvConsole.playback.state()")
     page.select_option("#pb-speed", "10")
     page.click("#pb-play")
@@ -281,7 +255,7 @@ def test_playback_draws_the_track_and_the_marker_advances(page: Any, demo: Demo)
     assert math.dist((paused["lon"], paused["lat"]), (start["lon"], start["lat"])) > 1e-5
     time.sleep(0.5)
     assert page.evaluate("() => window.icvConsole.playback.state().t") == paused["t"]
-    _shot(page, "07b-playback-advanced")
+    shot(page, "07b-playback-advanced")
     # Clicking a row of the table moves the marker there.
     page.click("#pb-table .pb-row[data-index='2']")
     assert page.evaluate("() => window.icvConsole.playback.state().index") == 2
@@ -307,7 +281,7 @@ def test_language_switch(page: Any, alarm_terminal: AlarmTerminal) -> None:
         "get", "name_en"]
     page.evaluate("() => window.icvConsole.map.jumpTo({center: [118.02, 36.64], zoom: 8.2})")
     time.sleep(1.0)
-    _shot(page, "08-english")
+    shot(page, "08-english")
     # The choice survives a reload.
     page.reload()
     page.wait_for_function("() => window.icvConsole && window.icvConsole.registryLoaded", timeout=WAIT_MS)
@@ -322,13 +296,13 @@ def test_a_viewer_sees_vehicles_but_not_raw_frames(browser: Any, demo: Demo, ala
     ctx = _context(browser, requests_seen)
     pg = ctx.new_page()
     try:
-        _log_in(pg, demo.url, VIEWER, VIEWER_PASSWORD)
+        log_in(pg, demo.url, VIEWER, VIEWER_PASSWORD, READY)
         assert pg.inner_text("#user-name") == f"{VIEWER} · 查看者"
         pg.fill("#search", alarm_terminal.plate)
         pg.click(f"#vehicle-list .vrow[data-plate='{alarm_terminal.plate}']")
         pg.wait_for_selector("#detail-frames")
         assert pg.inner_text("#detail-frames p") == "查看原始报文需要操作员权限"
-        _shot(pg, "09-viewer")
+        shot(pg, "09-viewer")
     finally:
         ctx.close()
     assert not [u for u in requests_seen if "/frames" in u and VIEWER in u]

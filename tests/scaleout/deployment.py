@@ -24,13 +24,7 @@ import nats.errors
 import nats.js.errors
 
 from icvcloud.log.nats import delete_log
-from tests.services import drop_schema, unique
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.services import drop_schema, free_port, unique
 
 
 def free_cluster_base(start: int = 24000) -> int:
@@ -66,6 +60,8 @@ class Deployment:
     replicas: int = 3
     lease_ttl_s: float = 3.0
     name: str = field(default_factory=lambda: unique("e2e"))
+    #: Configuration for every process (e.g. alarms on), over the defaults below.
+    settings: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
 
@@ -98,6 +94,8 @@ class Deployment:
             "ICV__SCALEOUT__LEASE_BUCKET": self.name,
             "ICV__SCALEOUT__LEASE_TTL_S": str(self.lease_ttl_s),
             "ICV__SCALEOUT__LIVE_SUBJECT": f"{self.name}.live",
+            "ICV__SCALEOUT__ALARM_SUBJECT": f"{self.name}.alarms",
+            "ICV__SCALEOUT__COMMAND_SUBJECT": f"{self.name}.commands",
             "ICV__SCALEOUT__POSTGRES_DSN": self.pg_dsn,
             "ICV__SCALEOUT__POSTGRES_SCHEMA": self.name,
             "ICV__SCALEOUT__PUBLISH_TIMEOUT_S": "3",
@@ -110,6 +108,7 @@ class Deployment:
             "ICV__ATTACHMENTS__ENABLED": "false",
             "ICV__ALARMS__ENABLED": "false",
         })
+        env.update(self.settings)
         env.update(extra)
         return env
 
@@ -181,6 +180,27 @@ class Deployment:
             await asyncio.sleep(0.1)
         raise AssertionError(f"partitions not owned as expected after {timeout_s} s: {ws}\n"
                              + "\n".join(self.logtail(n) for n in self.procs if n.startswith("worker")))
+
+    async def admin_tokens(self, *api_ports: int) -> list[str]:
+        """An admin user in the deployment's store, and a token from each API process."""
+        import httpx
+
+        from icvcloud.api import create_user
+        from icvcloud.store.postgres import PostgresStore
+
+        store = PostgresStore(self.pg_dsn, schema=self.name)
+        await store.open()
+        try:
+            await create_user(store, "ops", "scale-out-test", "admin", None)
+        finally:
+            await store.close()
+        tokens = []
+        for port in api_ports:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+                r = await c.post("/api/v1/auth/login", json={"username": "ops", "password": "scale-out-test"})
+                r.raise_for_status()
+                tokens.append(str(r.json()["token"]))
+        return tokens
 
     async def workers(self) -> dict[str, Any]:
         from icvcloud.app.leases import live_workers

@@ -1,9 +1,12 @@
 """The scale-out processes end to end and under faults, with virtual terminals
 reporting throughout: every acknowledged report must end up stored exactly once.
 
-Terminals (``terminals.py``) report as fast as they are acknowledged (8 frames in
-flight), and re-send what they saw no acknowledgement for as back-filled 0x0704
-batches after reconnecting, as real terminals do.
+Terminals (``tests/terminals.py``) report as fast as they are acknowledged (8 frames
+in flight), and re-send what they saw no acknowledgement for as back-filled 0x0704
+batches after reconnecting, as real terminals do — in batches that fit one frame:
+after several failed sessions in a row (a NATS leader election) the backlog outgrows
+one 0x0704. Given several gateways, a terminal moves to the next when its connection
+breaks (a load balancer's job in production).
 """
 
 from __future__ import annotations
@@ -21,43 +24,11 @@ import httpx
 import pytest
 import websockets
 
-from icvcloud.api import create_user
 from icvcloud.sim import Fleet
-from icvcloud.store.postgres import PostgresStore
-from tests.services import nats_cluster_at, restart_postgres
+from tests.services import free_port, nats_cluster_at, restart_postgres
 
-from .deployment import Deployment, free_cluster_base, free_port
-from .terminals import ScaleoutTerminal
-
-
-async def _load(terms: list[ScaleoutTerminal], stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    return [asyncio.create_task(t.run(stop)) for t in terms]
-
-
-def _acked(terms: list[ScaleoutTerminal]) -> set[tuple[str, int]]:
-    return set().union(*(t.acked for t in terms))
-
-
-async def _until_acked(terms: list[ScaleoutTerminal], count: int, timeout_s: float = 60.0) -> float:
-    """Until the terminals have ``count`` acknowledged reports; returns seconds waited
-    (fails after ``timeout_s``: ingestion did not go on)."""
-    t0 = time.monotonic()
-    while len(_acked(terms)) < count:
-        assert time.monotonic() - t0 < timeout_s, f"only {len(_acked(terms))} of {count} reports acknowledged"
-        await asyncio.sleep(0.2)
-    return time.monotonic() - t0
-
-
-def _check_no_crash(results: list[object]) -> None:
-    errors = [r for r in results if isinstance(r, BaseException)]
-    assert not errors, f"terminals failed: {errors[:3]}"
-
-
-def _check_exactly_once(rows: list[tuple[str, int]], acked: set[tuple[str, int]]) -> None:
-    twice = [k for k, n in Counter(rows).items() if n > 1]
-    assert not twice, f"{len(twice)} positions stored twice, e.g. {twice[:3]}"
-    missing = acked - set(rows)
-    assert not missing, f"{len(missing)} acknowledged reports lost, e.g. {sorted(missing)[:3]}"
+from .deployment import Deployment, free_cluster_base
+from .load import Load, check_exactly_once
 
 
 @pytest.fixture
@@ -69,13 +40,6 @@ async def deployment(nats_servers: list[str], pg_dsn: str, tmp_path: Path) -> As
         await d.cleanup()
 
 
-async def _token(port: int) -> str:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
-        r = await c.post("/api/v1/auth/login", json={"username": "ops", "password": "scale-out-test"})
-        r.raise_for_status()
-        return str(r.json()["token"])
-
-
 async def test_gateway_worker_and_two_apis_end_to_end(deployment: Deployment) -> None:
     d = deployment
     gw = await asyncio.to_thread(d.start_gateway)
@@ -83,13 +47,7 @@ async def test_gateway_worker_and_two_apis_end_to_end(deployment: Deployment) ->
     api1 = await asyncio.to_thread(d.start_api, "api")
     api2 = await asyncio.to_thread(d.start_api, "api2")
     await d.wait_owned()
-    store = PostgresStore(d.pg_dsn, schema=d.name)
-    await store.open()
-    try:
-        await create_user(store, "ops", "scale-out-test", "admin", None)
-    finally:
-        await store.close()
-    tokens = [await _token(api1), await _token(api2)]
+    tokens = await d.admin_tokens(api1, api2)
 
     # A console on each API process: live positions arrive on both, whichever
     # process the worker's updates came through.
@@ -119,7 +77,7 @@ async def test_gateway_worker_and_two_apis_end_to_end(deployment: Deployment) ->
              for phone, t, _ in fleet.acknowledged_reports()}
     assert len(acked) >= 24
     rows = await d.wait_stored(acked)
-    _check_exactly_once(rows, acked)
+    check_exactly_once(rows, acked)
 
     # Both API processes answer from the shared store, and a device's raw frames come
     # from the NATS log.
@@ -153,23 +111,19 @@ async def test_sigkill_of_a_worker_its_partitions_are_taken_over(deployment: Dep
     d.start_worker("worker-a")
     d.start_worker("worker-b")
     await d.wait_owned({"worker-a": d.partitions // 2, "worker-b": d.partitions // 2})
-    stop = asyncio.Event()
-    terms = [ScaleoutTerminal(i, [gw]) for i in range(16)]
-    tasks = await _load(terms, stop)
+    load = Load([gw], 16)
     await asyncio.sleep(3)
-    before = len(_acked(terms))
+    before = len(load.acked())
     d.kill("worker-a")
     killed_at = time.monotonic()
     took = await d.wait_owned({"worker-b": d.partitions}, timeout_s=30)
     await asyncio.sleep(3)
-    stop.set()
-    _check_no_crash(await asyncio.gather(*tasks, return_exceptions=True))
-    acked = _acked(terms)
+    acked = await load.stopped()
     assert before > 100, "the load did not get going before the kill"
     # Within seconds: the lease time plus a renewal round or two.
     assert took <= d.lease_ttl_s + 5, f"takeover took {took:.1f} s after the kill"
     rows = await d.wait_stored(acked)
-    _check_exactly_once(rows, acked)
+    check_exactly_once(rows, acked)
     stored_after_kill = len(rows) - before
     assert stored_after_kill > 0, f"nothing stored in the {time.monotonic() - killed_at:.0f} s after the kill"
 
@@ -186,24 +140,20 @@ async def test_sigkill_of_one_nats_node_of_three(pg_dsn: str, tmp_path: Path) ->
         gw = await asyncio.to_thread(d.start_gateway)
         d.start_worker()
         await d.wait_owned()
-        stop = asyncio.Event()
-        terms = [ScaleoutTerminal(i, [gw]) for i in range(12)]
-        tasks = await _load(terms, stop)
+        load = Load([gw], 12)
         await asyncio.sleep(3)
         # The node leading the most partitions' streams: the worst node to lose.
         leader = Counter((await d.stream_leaders()).values()).most_common(1)[0][0]
-        acked_at_kill = len(_acked(terms))
+        acked_at_kill = len(load.acked())
         nats_cluster_at(base, cdir, "kill", leader.lstrip("n"))
         assert acked_at_kill > 100, "the load did not get going before the kill"
         # The two survivors elect new stream leaders (about 5 s on NATS 2.9); the
         # terminals, refused meanwhile, reconnect and back-fill.
-        took = await _until_acked(terms, acked_at_kill + 2000, timeout_s=60)
-        stop.set()
-        _check_no_crash(await asyncio.gather(*tasks, return_exceptions=True))
-        acked = _acked(terms)
+        took = await load.until_acked(acked_at_kill + 2000, timeout_s=60)
+        acked = await load.stopped()
         assert took < 60, f"ingestion stopped with node {leader} down"
         rows = await d.wait_stored(acked)
-        _check_exactly_once(rows, acked)
+        check_exactly_once(rows, acked)
     finally:
         await d.cleanup()
         nats_cluster_at(base, cdir, "stop")
@@ -215,21 +165,17 @@ async def test_sigkill_of_a_gateway_terminals_move_to_another(deployment: Deploy
                                                                                              "gateway-b")]
     d.start_worker()
     await d.wait_owned()
-    stop = asyncio.Event()
-    terms = [ScaleoutTerminal(i, ports) for i in range(12)]
-    tasks = await _load(terms, stop)
+    load = Load(ports, 12)
     await asyncio.sleep(3)
     d.kill("gateway-a")
-    at_kill = len(_acked(terms))
+    at_kill = len(load.acked())
     assert at_kill > 100, "the load did not get going before the kill"
-    await _until_acked(terms, at_kill + 2000)
-    stop.set()
-    _check_no_crash(await asyncio.gather(*tasks, return_exceptions=True))
-    acked = _acked(terms)
-    assert sum(t.backfilled for t in terms) > 0, "no terminal had anything in flight on the killed gateway"
+    await load.until_acked(at_kill + 2000)
+    acked = await load.stopped()
+    assert sum(t.backfilled for t in load.terms) > 0, "no terminal had anything in flight on the killed gateway"
     rows = await d.wait_stored(acked)
-    _check_exactly_once(rows, acked)
-    assert {t.port for t in terms} == {ports[1]}, "every terminal should have moved to the surviving gateway"
+    check_exactly_once(rows, acked)
+    assert {t.port for t in load.terms} == {ports[1]}, "every terminal should have moved to the surviving gateway"
 
 
 async def test_postgresql_restart_workers_reconnect_and_catch_up(deployment: Deployment) -> None:
@@ -237,23 +183,19 @@ async def test_postgresql_restart_workers_reconnect_and_catch_up(deployment: Dep
     gw = await asyncio.to_thread(d.start_gateway)
     d.start_worker()
     await d.wait_owned()
-    stop = asyncio.Event()
-    terms = [ScaleoutTerminal(i, [gw]) for i in range(12)]
-    tasks = await _load(terms, stop)
+    load = Load([gw], 12)
     await asyncio.sleep(3)
     stored_before = len(await d.stored())
     await asyncio.to_thread(restart_postgres)
-    at_restart = len(_acked(terms))
+    at_restart = len(load.acked())
     assert stored_before > 100, "the load did not get going before the restart"
     # The log keeps taking reports while the store is away (acknowledged after
     # JetStream stored them); the worker's writes fail and are retried.
-    await _until_acked(terms, at_restart + 2000)
+    await load.until_acked(at_restart + 2000)
     await asyncio.sleep(1)
-    stop.set()
-    _check_no_crash(await asyncio.gather(*tasks, return_exceptions=True))
-    acked = _acked(terms)
+    acked = await load.stopped()
     rows = await d.wait_stored(acked, timeout_s=90)
-    _check_exactly_once(rows, acked)
+    check_exactly_once(rows, acked)
     assert d.procs["worker"].poll() is None, "the worker should have ridden out the restart"
 
 
@@ -271,7 +213,7 @@ async def test_serve_mode_scaleout_runs_one_of_each(deployment: Deployment) -> N
     acked = {(phone.lstrip("0"), int(t.astimezone(UTC).timestamp() * 1e6))
              for phone, t, _ in fleet.acknowledged_reports()}
     assert len(acked) >= 10
-    _check_exactly_once(await d.wait_stored(acked), acked)
+    check_exactly_once(await d.wait_stored(acked), acked)
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(proc.wait, 30) == 0
     # The children went with it: nothing listens any more.

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -23,14 +22,3 @@ async def platform() -> AsyncIterator[MiniPlatform]:
         yield p
     finally:
         await p.stop()
-
-
-async def until(cond: Callable[[], bool], what: str = "condition", limit_s: float = 30.0) -> None:
-    """Wait for ``cond``; the limit only keeps a broken test from hanging (it is not a
-    performance bound: every wait here is normally met in well under a second)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit_s
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.01)

@@ -12,8 +12,8 @@ import pytest
 from icvcloud.sim import Fleet, phone_for, plate_for
 from icvcloud.sim.fleet import allocate, raise_nofile_limit
 from icvcloud.sim.roads import RoadNetwork
+from tests.terminals import until
 
-from .conftest import until
 from .mini_platform import MiniPlatform
 
 

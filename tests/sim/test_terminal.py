@@ -9,25 +9,19 @@ import pytest
 
 from icvcloud.protocols import jt808
 from icvcloud.sim.terminal import ERROR, ONLINE, STOPPED, VirtualTerminal
+from tests.terminals import Source, until
 
-from .conftest import until
 from .mini_platform import MiniPlatform
 
 PHONE = "13900000001"
 
 
 @dataclass
-class FixedSource:
+class FixedSource(Source):
     """A parked-then-moving vehicle stand-in: the terminal only reads these."""
 
-    lat: float = 36.81
-    lon: float = 118.05
-    altitude_m: float = 45.0
     speed_kmh: float = 42.0
-    heading_deg: float = 90.0
     mileage_km: float = 1234.5
-    fuel_l: float = 150.0
-    acc_on: bool = True
 
     def step(self, now_s: float) -> None:
         self.mileage_km += 0.01

@@ -79,6 +79,10 @@ async def test_filters(store: SqliteStore, fleet: Fleet) -> None:
     assert await ids(plate="%") == ([fleet.coach], 1)  # a literal character, not a wildcard
     assert await ids(plate="_") == ([fleet.coach], 1)
     assert await ids(plate="鲁C") == ([fleet.tanker, fleet.bus, fleet.coach, fleet.orphan], 4)
+    assert await ids(plate="鲁C\x00") == ([], 0)  # a NUL matches no plate (and is no error in PostgreSQL)
+    # IDs beyond PostgreSQL's int4 columns are simply not found, as in SQLite.
+    assert await ids(org_id=2**63 - 1) == ([], 0)
+    assert await store.get_vehicle(Scope.all(), 2**63 - 1) is None
     assert await ids(limit=2, offset=1) == ([fleet.bus, fleet.coach], 4)
     assert await ids(org_id=fleet.a, online=True, vehicle_type="hazmat_tanker") == ([fleet.tanker], 1)
     rows, _ = await store.list_vehicles(Scope.of(fleet.b), VehicleFilter(org_id=fleet.a))

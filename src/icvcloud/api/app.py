@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from icvcloud import __version__
 
 from . import alarm_routes, console, routes_auth, routes_devices, routes_orgs, routes_system, routes_vehicles, ws
+from .nul_guard import NulGuard
 from .services import ApiServices
 
 log = logging.getLogger("icvcloud.api")
@@ -31,6 +36,23 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
+def _finite(v: Any) -> Any:
+    """NaN and infinities (Python's JSON parser accepts them in a body) as text: the
+    error that echoes them must still be valid JSON."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    return v
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": _finite(jsonable_encoder(exc.errors()))}, status_code=422)
+
+
 def create_app(services: ApiServices, console_settings: console.ConsoleSettings | None = None) -> FastAPI:
     """The API over ``services``; the caller opens and closes the store and log. The web
     console (page, config, offline basemap) is served with ``console_settings`` (defaults)."""
@@ -42,4 +64,6 @@ def create_app(services: ApiServices, console_settings: console.ConsoleSettings 
     alarm_routes.include(app, PREFIX)
     console.mount(app, console_settings or console.ConsoleSettings(), PREFIX)
     app.add_exception_handler(Exception, _internal_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(NulGuard)
     return app

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from icvcloud.alarm_feed import AlarmSubscription
+from icvcloud.alarm_feed import OVERFLOW, AlarmSubscription
 from icvcloud.model.alarms import alarm_json
 from icvcloud.store.alarms_base import AlarmFilter
 
@@ -95,6 +95,8 @@ class _Session:
                     while not self.sub.queue.empty():
                         batch.append(self.sub.queue.get_nowait())
                     for m in batch:
+                        if m is OVERFLOW:
+                            continue  # reported below
                         if self.sub.wants(m):  # the filter may have changed since it was queued
                             await self.ws.send_json({k: v for k, v in m.items() if k not in ("org_id", "vehicle_id")})
                     if self.sub.overflowed and self.sub.queue.empty():

@@ -118,6 +118,8 @@ class AlarmStats:
     alarms_changed: int = 0
     decode_errors: int = 0
     checkpoints: int = 0
+    #: Engine checkpoints that could not be restored (the log was replayed instead).
+    restore_failures: int = 0
     #: How long the last snapshot took.
     checkpoint_s: float = 0.0
     #: Seconds spent inside the engine (process + tick), for the engine's cost per report.
@@ -142,8 +144,11 @@ class AlarmConsumer:
     def __init__(self, log_: Log, store: Store, alarms: AlarmStore, engine_factory: EngineFactory,
                  vehicle_context: VehicleContext, feed: AlarmFeed | None = None,
                  settings: AlarmSettings | None = None, stats: AlarmStats | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *, consumer: str = CONSUMER) -> None:
         self.log = log_
+        #: The name its offset and engine checkpoint are stored under (per log partition
+        #: in scale-out: ``alarms.p<n>``).
+        self.consumer = consumer
         self.store = store
         self.alarms = alarms
         self.engine_factory = engine_factory
@@ -230,16 +235,29 @@ class AlarmConsumer:
         """Restore the engine from its checkpoint; the next records read are the replay."""
         await self._reload_if_changed()
         assert self.engine is not None
-        cp = await self.alarms.engine_checkpoint(CONSUMER)
-        self.applied_offset = self.replay_until = self._queued_offset = await self.store.consumer_offset(CONSUMER)
+        cp = await self.alarms.engine_checkpoint(self.consumer)
+        self.applied_offset = self.replay_until = self._queued_offset = await self.store.consumer_offset(self.consumer)
+        self.checkpoint_offset = 0
         if cp is not None:
-            self.checkpoint_offset, snap = cp
-            self.engine.restore(snap)
+            offset, snap = cp
+            try:
+                self.engine.restore(snap)
+                self.checkpoint_offset = offset
+            except Exception:
+                # A snapshot this engine cannot read (corrupt, or from an incompatible
+                # version): rebuild the state from what the log still holds instead. The
+                # replay stores no alarm twice (events up to the stored offset are skipped);
+                # what the log no longer holds is lost to the engine's windows, said here.
+                log.exception("%s: the engine checkpoint at log offset %d cannot be restored; rebuilding the "
+                              "engine's state by replaying the log from its start", self.consumer, offset)
+                self.stats.restore_failures += 1
+                self.engine = None
+                await self._reload_if_changed()
         self.offset = self.checkpoint_offset
         now = time.monotonic()
         self._last_checkpoint = self._last_tick = self._last_defs_poll = now
-        log.info("alarm consumer: engine checkpoint at log offset %d, events stored up to %d",
-                 self.checkpoint_offset, self.applied_offset)
+        log.info("alarm consumer %s: engine checkpoint at log offset %d, events stored up to %d",
+                 self.consumer, self.checkpoint_offset, self.applied_offset)
         self._started.set()
 
     async def run(self) -> None:
@@ -390,7 +408,7 @@ class AlarmConsumer:
             snap = next((w.snapshot for w in reversed(batch) if w.snapshot is not None), None)
             try:
                 changes = await self.alarms.apply_events(
-                    events, self.clock(), merge_window_s=self.settings.merge_window_s, consumer=CONSUMER,
+                    events, self.clock(), merge_window_s=self.settings.merge_window_s, consumer=self.consumer,
                     offset=offset, snapshot=snap[1] if snap else None, snapshot_offset=snap[0] if snap else None)
             except Exception as e:  # the consumer sees it at its next write and restarts
                 log.error("alarm write failed: %s", e)
@@ -425,8 +443,9 @@ class AlarmConsumer:
                 or self.offset <= self.checkpoint_offset):
             return
         offset = max(self.offset, self.applied_offset)
+        snapshot = await self._snapshot(self.engine)
         await self.alarms.apply_events([], self.clock(), merge_window_s=self.settings.merge_window_s,
-                                       consumer=CONSUMER, offset=offset, snapshot=await self._snapshot(self.engine))
+                                       consumer=self.consumer, offset=offset, snapshot=snapshot)
         self.checkpoint_offset = self.applied_offset = offset
 
     async def _snapshot(self, engine: RuleEngine) -> bytes:

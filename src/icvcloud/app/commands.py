@@ -27,7 +27,7 @@ from icvcloud.store.base import Store
 
 log = logging.getLogger("icvcloud.commands")
 
-__all__ = ["COMMANDS", "CommandError", "CommandService", "TerminalOffline", "build_body"]
+__all__ = ["COMMANDS", "CommandError", "CommandService", "TerminalOffline", "build_body", "checked_command"]
 
 #: The downlink messages the API sends, with what they do.
 COMMANDS: dict[int, str] = {
@@ -72,6 +72,18 @@ def build_body(msg_id: int, body_json: dict[str, Any] | None, version: int) -> o
     return body
 
 
+async def checked_command(store: Store, vehicle: Vehicle, msg_id: int, body_json: dict[str, Any] | None
+                          ) -> tuple[str, object]:
+    """(terminal, typed body) of a command to ``vehicle``, checked for its terminal's
+    protocol version; raises :class:`CommandError` with the reason."""
+    device_id = vehicle.device_id
+    if device_id is None:
+        raise CommandError(f"vehicle {vehicle.id} has no terminal")
+    dev = await store.get_device(device_id)
+    version = jt808.V2019 if dev is not None and dev.protocol_version == 2019 else jt808.V2013
+    return device_id, build_body(msg_id, body_json, version)
+
+
 class CommandService:
     def __init__(self, store: Store, alarms: AlarmStore, downlink: Downlink, *, timeout_s: float = 60.0,
                  on_change: Callable[[Command], None] | None = None) -> None:
@@ -91,12 +103,7 @@ class CommandService:
     async def submit(self, vehicle: Vehicle, msg_id: int, body_json: dict[str, Any] | None, user: str, *,
                      alarm_id: int | None = None, timeout_s: float | None = None) -> Command:
         """Send a command to the vehicle's terminal; returns it in state ``sent``."""
-        device_id = vehicle.device_id
-        if device_id is None:
-            raise CommandError(f"vehicle {vehicle.id} has no terminal")
-        dev = await self.store.get_device(device_id)
-        version = jt808.V2019 if dev is not None and dev.protocol_version == 2019 else jt808.V2013
-        body = build_body(msg_id, body_json, version)
+        device_id, body = await checked_command(self.store, vehicle, msg_id, body_json)
         if not self.downlink.online(device_id):
             raise TerminalOffline(f"the terminal of vehicle {vehicle.plate} ({device_id}) is not connected")
         now = datetime.now(UTC)

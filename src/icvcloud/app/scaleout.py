@@ -8,8 +8,12 @@ serve REST and WebSocket from PostgreSQL, with live updates relayed over NATS.
 None holds state another cannot take over: start as many of each as the load
 needs (docs/scaling.md).
 
-Not yet in scale-out: the alarm engine and its store, commands and attachments
-(their stores are SQLite-only so far); the API answers their endpoints 503.
+Alarms: workers run the rule engine per partition (``worker.py``), the alarm
+store is PostgreSQL, alarm and command changes reach every API process over the
+alarm feed bus (``alarm_bus.py``), and commands go from the API process to the
+gateway holding the terminal's connection (``command_bus.py``). Not yet in
+scale-out: active-safety attachments (their files need storage shared by the
+gateways); the API answers those endpoints 404 (no attachments are recorded).
 """
 
 from __future__ import annotations
@@ -32,8 +36,12 @@ from icvcloud.gateways.jt808 import GatewaySettings, Jt808Gateway
 from icvcloud.live import LiveHub
 from icvcloud.log.nats import NatsLog
 from icvcloud.metrics import GatewayStats, PipelineStats, PlatformCollector, make_registry
+from icvcloud.store.postgres_alarms import PostgresAlarmStore
 
+from . import rule_engine
 from .admission import StoreAdmission
+from .alarm_bus import BusAlarmFeed, DefinitionsBus
+from .command_bus import BusCommandSender, CommandAgent
 from .leases import live_workers, open_bucket
 from .live_bus import LiveRelay
 from .process import embedded_uvicorn, run, until_signal
@@ -75,6 +83,21 @@ def gateway(cfg: Config) -> int:
             max_frame_bytes=cfg.jt808.max_frame_bytes, max_frames_per_s=cfg.jt808.max_frames_per_s,
             idle_timeout_s=cfg.jt808.idle_timeout_s, subpackage_timeout_s=cfg.jt808.subpackage_timeout_s),
             GatewayStats("jt808"))
+        agent: CommandAgent | None = None
+        feed: BusAlarmFeed | None = None
+        if cfg.alarms.enabled:
+            from icvcloud.alarm_feed import command_message
+            from icvcloud.gateways.jt808.downlink import Jt808Downlink
+
+            from .commands import CommandService
+
+            assert nlog.nc is not None
+            feed = BusAlarmFeed(nlog.nc, cfg.scaleout.alarm_subject)
+            service = CommandService(store, PostgresAlarmStore(store), Jt808Downlink(gw),
+                                     timeout_s=cfg.alarms.command_timeout_s,
+                                     on_change=lambda c: feed.publish([command_message(c)]) if feed else None)
+            agent = CommandAgent(nlog.nc, cfg.scaleout.command_subject, service)
+            await agent.start()
         port = await gw.start(cfg.jt808.host, cfg.jt808.port)
         _serve_metrics(cfg, PlatformCollector([gw.stats], PipelineStats(), lambda: {
             "published_total": float(nlog.published), "publish_errors_total": float(nlog.publish_errors),
@@ -83,7 +106,11 @@ def gateway(cfg: Config) -> int:
         print(f"icvcloud gateway: JT/T 808 on {cfg.jt808.host}:{port}, log {cfg.scaleout.stream} on "
               f"{cfg.scaleout.nats_servers}", flush=True)
         await until_signal()
+        if agent is not None:
+            await agent.stop()
         await gw.stop()
+        if feed is not None:
+            await feed.stop()
         await nlog.close()
         await store.close()
         return 0
@@ -144,6 +171,9 @@ class ApiHealth:
             "log_messages": state["messages"],
             "positions_stored": sum(int(w.get("positions_stored", 0)) for w in workers.values()),
         }
+        if self.cfg.alarms.enabled:
+            for key in ("alarm_lag", "alarm_positions", "alarms_changed", "alarm_restore_failures"):
+                self.figures[key] = sum(int(w.get(key, 0)) for w in workers.values())
 
     async def run(self) -> None:
         while True:
@@ -173,12 +203,25 @@ def api(cfg: Config) -> int:
         hub = LiveHub()
         relay = LiveRelay(nlog.nc, cfg.scaleout.live_subject, hub, name)
         await relay.start()
+        alarm_services = None
+        feed: BusAlarmFeed | None = None
+        definitions: DefinitionsBus | None = None
+        if cfg.alarms.enabled:
+            from icvcloud.api.alarm_services import AlarmServices
+
+            feed = BusAlarmFeed(nlog.nc, cfg.scaleout.alarm_subject)
+            await feed.start(relay=True)
+            definitions = DefinitionsBus(nlog.nc, cfg.scaleout.alarm_subject)
+            alarm_services = AlarmServices(store=PostgresAlarmStore(store), feed=feed,
+                                           commands=BusCommandSender(nlog.nc, cfg.scaleout.command_subject, store),
+                                           validate_definition=rule_engine.validate_definition,
+                                           definitions_changed=definitions.changed)
         health = ApiHealth(cfg, nlog)
         health_task = asyncio.create_task(health.run(), name="health")
         registry = make_registry(PlatformCollector([], PipelineStats(lag=lambda: int(health.figures.get("log_lag", 0))),
                                                    lambda: {"last_offset": float(health.figures.get("log_offset", 0))}))
         app = create_app(ApiServices(store=store, log=nlog, hub=hub, registry=registry,
-                                     health=lambda: health.figures, alarms=None),
+                                     health=lambda: health.figures, alarms=alarm_services),
                          ConsoleSettings.from_config(cfg.console))
         server = embedded_uvicorn(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port, log_level="warning",
                                                  lifespan="on", access_log=False))
@@ -196,6 +239,10 @@ def api(cfg: Config) -> int:
             await asyncio.wait_for(serving, 10)
         health_task.cancel()
         await relay.stop()
+        if feed is not None:
+            await feed.stop()
+        if definitions is not None:
+            await definitions.stop()
         await nlog.close()
         await store.close()
         return 0

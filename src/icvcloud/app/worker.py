@@ -8,6 +8,13 @@ starts after that offset, so what its predecessor had read but not stored is rea
 again (and stored once: the writes are idempotent). The worker holding partition 0
 also runs the offline sweep; every worker runs the positions table's partition
 maintenance (one at a time, by a database lock).
+
+With alarms enabled, each partition also gets the embedded mode's
+:class:`AlarmConsumer` (the rule engine over that partition's vehicles; offset and
+engine checkpoint ``alarms.p<n>`` in PostgreSQL): a worker taking a partition over
+restores its engine from the checkpoint and replays the log from there, storing no
+alarm twice. Alarm changes go out on the alarm feed bus. The holder of partition 0
+also delivers webhooks, times out unanswered commands and prunes old alarms.
 """
 
 from __future__ import annotations
@@ -18,22 +25,42 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from icvcloud.alarm_feed import command_message
 from icvcloud.config import Config
 from icvcloud.log.nats import NatsLog
 from icvcloud.metrics import PipelineStats
 from icvcloud.store.postgres import PostgresStore
+from icvcloud.store.postgres_alarms import PostgresAlarmStore
 
+from . import rule_engine
+from .alarm_bus import BusAlarmFeed, DefinitionsBus
+from .alarms import AlarmConsumer, AlarmSettings, AlarmStats
 from .leases import PartitionLeases
 from .live_bus import LivePublisher
+from .notify import WebhookDeliverer, WebhookSettings
 from .pipeline import StorePipeline
 from .scaleout_config import log_settings, make_store
 
 log = logging.getLogger("icvcloud.worker")
 
 GROUP = "store"
+ALARM_GROUP = "alarms"
+
+
+async def _finish(stop: Callable[[], None], task: asyncio.Task[None], timeout_s: float = 10.0) -> None:
+    """Ask a partition's consumer to stop after its batch and wait for it (cancelled
+    if it takes longer than ``timeout_s``)."""
+    stop()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout_s)
+    except TimeoutError:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
 
 
 class Worker:
@@ -46,6 +73,15 @@ class Worker:
         self.live: LivePublisher | None = None
         self.leases: PartitionLeases | None = None
         self.pipelines: dict[int, tuple[StorePipeline, asyncio.Task[None]]] = {}
+        self.alarms: PostgresAlarmStore | None = PostgresAlarmStore(self.store) if cfg.alarms.enabled else None
+        self.feed: BusAlarmFeed | None = None
+        self.rules = rule_engine.RuleSource(cfg) if cfg.alarms.enabled else None
+        self.alarm_consumers: dict[int, tuple[AlarmConsumer, asyncio.Task[None]]] = {}
+        #: Engine figures of every partition this worker ran, summed for /metrics and health.
+        self.alarm_stats = AlarmStats()
+        self._duties: list[asyncio.Task[Any]] = []
+        self._webhooks: WebhookDeliverer | None = None
+        self._definitions: DefinitionsBus | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         #: Figures of partitions this worker has given up (the live ones are in ``pipelines``).
         self._stored_before = 0
@@ -59,6 +95,11 @@ class Worker:
         assert self.log.nc is not None
         self.live = LivePublisher(self.log.nc, s.live_subject)
         await self.live.start()
+        if self.alarms is not None:
+            self.feed = BusAlarmFeed(self.log.nc, s.alarm_subject)
+            await self.feed.start(relay=False)
+            self._definitions = DefinitionsBus(self.log.nc, s.alarm_subject)
+            await self._definitions.listen(self._definitions_changed)
         self.leases = PartitionLeases(self.log.js, s.lease_bucket, self.id, s.partitions, s.lease_ttl_s, s.replicas,
                                       self._acquire, self._release, self.figures)
         await self.leases.open()
@@ -72,22 +113,113 @@ class Worker:
         pipe = StorePipeline(view, self.store, self.live, PipelineStats(), consumer=f"{GROUP}.p{p}")
         self.pipelines[p] = (pipe, asyncio.create_task(pipe.run(), name=f"store-p{p}"))
         self.takeovers += 1
+        if self.alarms is not None and self.rules is not None:
+            a = self.cfg.alarms
+            consumer = AlarmConsumer(
+                self.log.partition(p, ALARM_GROUP), self.store, self.alarms, self.rules, rule_engine.vehicle_context,
+                self.feed, AlarmSettings(merge_window_s=a.merge_window_s, checkpoint_s=a.checkpoint_s,
+                                         tick_s=a.tick_s), AlarmStats(), consumer=f"{ALARM_GROUP}.p{p}")
+            consumer.on_changes.append(self._wake_webhooks)
+            self.alarm_consumers[p] = (consumer, asyncio.create_task(consumer.run(), name=f"alarms-p{p}"))
+        if p == 0 and self.alarms is not None:
+            self._start_duties()
 
     async def _release(self, p: int) -> None:
+        if p == 0:
+            await self._stop_duties()
+        alarm_entry = self.alarm_consumers.pop(p, None)
+        if alarm_entry is not None:
+            await self._stop_alarm_consumer(*alarm_entry)
         entry = self.pipelines.pop(p, None)
         if entry is None:
             return
         pipe, task = entry
-        pipe.stop()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), 10)
-        except TimeoutError:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await _finish(pipe.stop, task)
         await pipe.log.close()
         self._stored_before += pipe.stats.positions_stored
         self._records_before += pipe.stats.records_processed
+
+    async def _stop_alarm_consumer(self, consumer: AlarmConsumer, task: asyncio.Task[None]) -> None:
+        """Finish the batch, checkpoint (the next owner replays nothing), close the view."""
+        await _finish(consumer.stop, task)
+        try:
+            await consumer.checkpoint()
+        except Exception:
+            log.exception("final engine checkpoint of %s failed", consumer.consumer)
+        for name in ("records", "positions", "events", "alarms_changed", "checkpoints", "restore_failures"):
+            setattr(self.alarm_stats, name, getattr(self.alarm_stats, name) + getattr(consumer.stats, name))
+        self.alarm_stats.engine_s += consumer.stats.engine_s
+        await consumer.log.close()
+
+    def _definitions_changed(self) -> None:
+        for consumer, _ in self.alarm_consumers.values():
+            consumer.definitions_changed()
+
+    def _wake_webhooks(self, _changes: Any) -> None:
+        if self._webhooks is not None:  # this worker delivers them (it holds partition 0)
+            self._webhooks.wake()
+
+    def _start_duties(self) -> None:
+        """Work for one worker of all: the holder of partition 0."""
+        assert self.alarms is not None
+        a = self.cfg.alarms
+        self._webhooks = WebhookDeliverer(self.alarms, WebhookSettings(
+            timeout_s=a.webhook_timeout_s, max_attempts=a.webhook_max_attempts, backoff_s=a.webhook_backoff_s))
+        self._duties = [asyncio.create_task(self._webhooks.run(), name="webhooks"),
+                        asyncio.create_task(self._expire_commands(), name="command-expiry"),
+                        asyncio.create_task(self._prune_alarms(), name="alarm-retention")]
+
+    async def _stop_duties(self) -> None:
+        if self._webhooks is not None:
+            self._webhooks.stop()
+        for t in self._duties:
+            if t.get_name() != "webhooks":
+                t.cancel()
+        for t in self._duties:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(t, 10)
+        self._duties, self._webhooks = [], None
+
+    async def _expire_commands(self) -> None:
+        assert self.alarms is not None
+        while True:
+            try:
+                expired = await self.alarms.expire_commands(datetime.now(UTC))
+                if expired and self.feed is not None:
+                    self.feed.publish(command_message(c) for c in expired)
+            except Exception:
+                log.exception("command expiry failed")
+            await asyncio.sleep(1.0)
+
+    async def _prune_alarms(self) -> None:
+        """Old alarms, commands and deliveries (positions go by dropping day partitions)."""
+        assert self.alarms is not None
+        s = self.cfg.storage
+        every = max(60.0, s.prune_every_h * 3600)
+        while True:
+            await asyncio.sleep(min(every, 300.0))
+            now = datetime.now(UTC)
+            try:
+                counts, _files = await self.alarms.prune(
+                    alarms_before=now - timedelta(days=s.alarm_retention_days),
+                    positions_before=now - timedelta(days=s.track_retention_days))
+                if any(counts.values()):
+                    log.info("retention pruned %s", counts)
+            except Exception:
+                log.exception("alarm retention failed")
+            await asyncio.sleep(max(0.0, every - 300.0))
+
+    def alarm_figures(self) -> dict[str, Any]:
+        """The engine's progress over this worker's partitions, past and present."""
+        live = [c.stats for c, _ in self.alarm_consumers.values()]
+        total = self.alarm_stats
+        return {
+            "alarm_positions": total.positions + sum(s.positions for s in live),
+            "alarm_engine_s": round(total.engine_s + sum(s.engine_s for s in live), 3),
+            "alarms_changed": total.alarms_changed + sum(s.alarms_changed for s in live),
+            "alarm_lag": sum(s.lag() for s in live),
+            "alarm_restore_failures": total.restore_failures + sum(s.restore_failures for s in live),
+        }
 
     def total(self, name: str) -> int:
         """A :class:`PipelineStats` counter summed over this worker's partitions, past and present."""
@@ -102,6 +234,7 @@ class Worker:
             "records_processed": self._records_before + sum(p.stats.records_processed for p in pipes),
             "lag": sum(p.stats.lag() for p in pipes),
             "takeovers": self.takeovers,
+            **(self.alarm_figures() if self.alarms is not None else {}),
         }
 
     async def _offline_sweep(self) -> None:
@@ -137,6 +270,10 @@ class Worker:
                 await t
         if self.live is not None:
             await self.live.stop()
+        if self.feed is not None:
+            await self.feed.stop()
+        if self._definitions is not None:
+            await self._definitions.stop()
         await self.log.close()
         await self.store.close()
 

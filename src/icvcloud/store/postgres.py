@@ -271,9 +271,28 @@ class PostgresStore(Store):
             await conn.execute("INSERT INTO positions SELECT * FROM positions_moving")
             await conn.execute("DROP TABLE positions_moving")
 
-    async def position_partitions(self) -> list[str]:
-        rows = await self.pool.fetch("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                                     "WHERE i.inhparent = 'positions'::regclass ORDER BY 1")
+    async def drop_position_days_before(self, cutoff: datetime) -> tuple[list[str], int]:
+        """Drop the day partitions of positions that lie wholly before ``cutoff``;
+        returns their names and how many rows they held. Rows before ``cutoff`` in a
+        partly older day or in ``positions_default`` are the caller's to delete."""
+        dropped: list[str] = []
+        rows = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATE_LOCK)
+            for name in await self.position_partitions(conn):
+                m = _PARTITION_NAME.match(name)
+                if m and _day_start(datetime.strptime(m.group(1), "%Y%m%d").date() + timedelta(days=1)) <= cutoff:
+                    rows += int(await conn.fetchval(f'SELECT COUNT(*) FROM "{name}"'))
+                    await conn.execute(f'DROP TABLE "{name}"')
+                    dropped.append(name)
+        if dropped:
+            log.info("positions partitions dropped before %s: %s", cutoff.isoformat(), dropped)
+        return dropped, rows
+
+    async def position_partitions(self, conn: asyncpg.Connection | None = None) -> list[str]:
+        rows = await (conn or self.pool).fetch("SELECT c.relname FROM pg_inherits i JOIN pg_class c "
+                                               "ON c.oid = i.inhrelid WHERE i.inhparent = 'positions'::regclass "
+                                               "ORDER BY 1")
         return [r[0] for r in rows]
 
     # -- organisations and users
@@ -360,7 +379,8 @@ class PostgresStore(Store):
     async def get_vehicle(self, scope: Scope, vehicle_id: int) -> VehicleRow | None:
         args: list[Any] = [vehicle_id]
         where = _scope_sql(scope, "v.org_id", args)
-        r = await self.pool.fetchrow(f"{_VEHICLE_ROW_SELECT} WHERE v.id = $1 AND {where}", *args)
+        # IDs arrive as SQLite's 64-bit integers: compared as int8, an unknown one is just not found.
+        r = await self.pool.fetchrow(f"{_VEHICLE_ROW_SELECT} WHERE v.id = $1::int8 AND {where}", *args)
         return _vehicle_row(r) if r else None
 
     async def list_vehicles(self, scope: Scope, flt: VehicleFilter) -> tuple[list[VehicleRow], int]:
@@ -371,11 +391,13 @@ class PostgresStore(Store):
             clauses.append(f"v.vehicle_type = ${len(args)}")
         if flt.org_id is not None:
             args.append(flt.org_id)
-            clauses.append(f"v.org_id = ${len(args)}")
+            clauses.append(f"v.org_id = ${len(args)}::int8")
         if flt.online is not None:
             args.append(flt.online)
             clauses.append(f"COALESCE(l.online, false) = ${len(args)}")
-        if flt.plate:
+        if flt.plate and "\x00" in flt.plate:
+            clauses.append("false")  # PostgreSQL text cannot hold NUL: no stored plate has one
+        elif flt.plate:
             # strpos, not LIKE: the user's % and _ are literal characters of a plate.
             args.append(flt.plate.lower())
             clauses.append(f"strpos(lower(v.plate), ${len(args)}) > 0")
@@ -469,7 +491,7 @@ class PostgresStore(Store):
         rows = await self.pool.fetch(
             f"SELECT {', '.join(f'p.{c}' for c in _POS_COLS)} FROM vehicles v "
             "JOIN positions p ON p.device_id = v.device_id "
-            f"WHERE v.id = $1 AND {where} AND p.device_time BETWEEN $2 AND $3 "
+            f"WHERE v.id = $1::int8 AND {where} AND p.device_time BETWEEN $2 AND $3 "
             "ORDER BY p.device_time, p.seq, p.item LIMIT $4", *args)
         return [_position(r) for r in rows]
 

@@ -11,15 +11,43 @@ migration that created these tables (``0002_alarms.sql``) ran when the store ope
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from icvcloud.model.alarms import Alarm, AlarmEvent, AlarmHandling, Severity, alarm_json
+from icvcloud.model.alarms import Alarm, AlarmEvent, AlarmHandling
 from icvcloud.model.commands import FINAL_STATES, Command, CommandState
 
+from .alarm_logic import (
+    DEF_TABLES,
+    DEF_WHERE,
+    Changes,
+    Params,
+    after_retraction,
+    alarm_conditions,
+    alarm_from_row,
+    alarm_ref,
+    attachment_from_row,
+    changes_nothing,
+    command_from_row,
+    definition_from_row,
+    definition_select,
+    delivery_from_row,
+    dumps,
+    episode_from_row,
+    episode_span,
+    fold,
+    handling_from_row,
+    handling_step,
+    hook_from_row,
+    mileage,
+    mileage_sql,
+    nothing_to_apply,
+    notify,
+    qualified,
+    rule_from_row,
+)
 from .alarms_base import (
     AlarmChange,
     AlarmFilter,
@@ -52,24 +80,8 @@ _DELIVERY_COLS = ("id, webhook_id, event_id, payload, state, attempts, next_atte
                   "created_at_us, delivered_at_us")
 _ATT_COLS = ("id, alarm_id, device_id, file_name, path, org_id, alarm_ref, media_type, size_bytes, complete, "
              "received_at_us")
-_DEF_TABLES: dict[str, str] = {"geofence": "geofences", "route": "geofences", "profile": "rule_profiles"}
-# Routes are the geofences of kind corridor.
-_DEF_WHERE: dict[str, str] = {"geofence": "1", "route": "kind = 'corridor'", "profile": "1"}
 
-#: Changes that reach webhooks (plain "updated" — a peak speed moving on — does not).
-WEBHOOK_CHANGES = frozenset({"new", "repeat", "ended", "retracted", "acknowledged", "handled", "escalated"})
-#: When one batch changes an alarm several times, the change reported is the strongest.
-_RANK: dict[str, int] = {"updated": 0, "ended": 1, "repeat": 2, "new": 3, "retracted": 4}
-_FINAL_PHASES = ("end", "instant", "retracted")
-_HANDLED_BY = frozenset({"text_to_driver", "phone_call", "false_alarm"})
-
-_EARTH_KM = 6371.0088
-#: Faster than this between two positions is a GNSS jump, not distance driven.
-_MAX_PLAUSIBLE_KMH = 250.0
-
-
-def _dumps(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+_dumps = dumps
 
 
 def _opt_us(t: datetime | None) -> int | None:
@@ -81,40 +93,27 @@ def _opt_dt(us: int | None) -> datetime | None:
 
 
 def _alarm(r: Sequence[Any]) -> Alarm:
-    return Alarm(id=r[0], key=r[1], vehicle_id=r[2], device_id=r[3], org_id=r[4], alarm_type=r[5], category=r[6],
-                 severity=Severity(r[7]), active=bool(r[8]), start_time=from_us(r[9]), end_time=_opt_dt(r[10]),
-                 lat=r[12], lon=r[13], details=json.loads(r[14]), state=r[15], repeat_count=r[16],
-                 deadline=_opt_dt(r[17]), created_at=from_us(r[18]), updated_at=from_us(r[19]), version=r[20],
-                 retracted=bool(r[21]), plate=r[22] if len(r) > 22 else None)
+    return alarm_from_row(r, from_us)
 
 
 def _command(r: Sequence[Any]) -> Command:
-    return Command(id=r[0], vehicle_id=r[1], device_id=r[2], org_id=r[3], msg_id=r[4], body=json.loads(r[5]),
-                   seq=r[6], state=r[7], result=r[8], answer=json.loads(r[9]) if r[9] else None, detail=r[10],
-                   user=r[11], alarm_id=r[12], created_at=from_us(r[13]), sent_at=_opt_dt(r[14]),
-                   answered_at=_opt_dt(r[15]), expires_at=from_us(r[16]))
+    return command_from_row(r, from_us)
 
 
 def _rule(r: Sequence[Any]) -> NotificationRule:
-    return NotificationRule(id=r[0], org_id=r[1], name=r[2], alarm_types=json.loads(r[3]), min_severity=r[4],
-                            channel=r[5], webhook_id=r[6], enabled=bool(r[7]), created_at=from_us(r[8]))
+    return rule_from_row(r, from_us)
 
 
 def _hook(r: Sequence[Any]) -> Webhook:
-    return Webhook(id=r[0], org_id=r[1], name=r[2], url=r[3], secret=r[4], enabled=bool(r[5]),
-                   created_at=from_us(r[6]))
+    return hook_from_row(r, from_us)
 
 
 def _delivery(r: Sequence[Any]) -> Delivery:
-    return Delivery(id=r[0], webhook_id=r[1], event_id=r[2], payload=r[3], state=r[4], attempts=r[5],
-                    next_attempt_at=from_us(r[6]), last_status=r[7], last_error=r[8], created_at=from_us(r[9]),
-                    delivered_at=_opt_dt(r[10]))
+    return delivery_from_row(r, from_us)
 
 
 def _attachment(r: Sequence[Any]) -> Attachment:
-    return Attachment(id=r[0], alarm_id=r[1], device_id=r[2], file_name=r[3], path=r[4], org_id=r[5],
-                      alarm_ref=r[6], media_type=r[7], size_bytes=r[8], complete=bool(r[9]),
-                      received_at=from_us(r[10]))
+    return attachment_from_row(r, from_us)
 
 
 def _scope_sql(scope: Scope, column: str, *, with_global: bool = False) -> tuple[str, list[Any]]:
@@ -127,23 +126,14 @@ def _scope_sql(scope: Scope, column: str, *, with_global: bool = False) -> tuple
     return f"({column} IN ({', '.join('?' * len(ids))}){glob})", ids
 
 
-def _owns(scope: Scope, org_id: int | None) -> bool:
-    """May ``scope`` change a record of ``org_id``? Global records (None): only an unrestricted scope."""
-    return scope.org_ids is None or (org_id is not None and org_id in scope.org_ids)
-
-
-def alarm_payload(alarm: Alarm, change: str) -> dict[str, Any]:
-    """The JSON of an alarm change, as webhooks receive it."""
-    return {"change": change, "alarm": alarm_json(alarm)}
-
-
 class _Tx:
-    """The work of one apply/handle transaction on the writer thread."""
+    """The work of one apply/handle transaction on the writer thread (the decisions
+    are :mod:`.alarm_logic`'s)."""
 
     def __init__(self, db: sqlite3.Connection, now_us: int) -> None:
         self.db = db
         self.now_us = now_us
-        self.changed: dict[int, ChangeKind] = {}
+        self.changes = Changes()
         self._rules: list[NotificationRule] | None = None
 
     def rules(self) -> list[NotificationRule]:
@@ -153,9 +143,7 @@ class _Tx:
         return self._rules
 
     def note(self, alarm_id: int, kind: ChangeKind) -> None:
-        prev = self.changed.get(alarm_id)
-        if prev is None or _RANK.get(kind, 9) > _RANK.get(prev, 9):
-            self.changed[alarm_id] = kind
+        self.changes.note(alarm_id, kind)
 
     def load(self, alarm_id: int) -> Alarm:
         r = self.db.execute(f"{_ALARM_SELECT} WHERE id = ?", (alarm_id,)).fetchone()
@@ -164,33 +152,21 @@ class _Tx:
     def finish(self) -> list[AlarmChange]:
         """The changes with their final alarm rows; webhook deliveries enqueued."""
         out: list[AlarmChange] = []
-        for alarm_id, kind in self.changed.items():
-            alarm = self.load(alarm_id)
-            notify = False
-            for rule in self.rules():
-                if not rule.matches(alarm):
-                    continue
-                if rule.channel == "websocket":
-                    notify = True
-                elif kind in WEBHOOK_CHANGES and rule.webhook_id is not None:
-                    event_id = f"alarm-{alarm.id}-v{alarm.version}"
-                    payload = {"event_id": event_id, "type": f"alarm.{kind}", **alarm_payload(alarm, kind)}
-                    self.db.execute(
-                        "INSERT OR IGNORE INTO webhook_deliveries (webhook_id, event_id, payload, next_attempt_us, "
-                        "created_at_us) SELECT id, ?, ?, ?, ? FROM webhooks WHERE id = ? AND enabled = 1",
-                        (event_id, _dumps(payload), self.now_us, self.now_us, rule.webhook_id))
-            out.append(AlarmChange(alarm, kind, notify))
+        for alarm_id, kind in self.changes.kinds.items():
+            change, deliveries = notify(self.load(alarm_id), kind, self.rules())
+            for webhook_id, event_id, payload in deliveries:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO webhook_deliveries (webhook_id, event_id, payload, next_attempt_us, "
+                    "created_at_us) SELECT id, ?, ?, ?, ? FROM webhooks WHERE id = ? AND enabled = 1",
+                    (event_id, payload, self.now_us, self.now_us, webhook_id))
+            out.append(change)
         return out
 
     # -- folding engine events
 
     def apply(self, e: AlarmEvent, window_us: int) -> None:
         db = self.db
-        start_us = to_us(e.start_time)
-        end_us = _opt_us(e.end_time)
-        if e.phase == "instant" and end_us is None:
-            end_us = start_us
-        final = e.phase in _FINAL_PHASES
+        start_us, end_us, final = episode_span(e, to_us)
         det = _dumps(e.details)
         row = db.execute("SELECT alarm_id, phase, end_time_us, details FROM alarm_episodes WHERE key = ?",
                          (e.key,)).fetchone()
@@ -200,14 +176,8 @@ class _Tx:
             return
         if row is not None:
             alarm_id, phase0, end0, det0 = row
-            if phase0 == "retracted":
-                return  # voided; a replay must not bring it back
-            if phase0 in _FINAL_PHASES and not final:
-                return  # a replayed start/update after the end: the episode is over
-            if e.phase == "start" and phase0 == "update":
-                return  # a replayed start
-            if (e.phase == phase0 or (final and phase0 in _FINAL_PHASES)) and end_us == end0 and det == det0:
-                return  # already applied
+            if changes_nothing(e.phase, phase0, end_us == end0 and det == det0):
+                return
             db.execute("UPDATE alarm_episodes SET phase = ?, end_time_us = ?, details = ? WHERE key = ?",
                        (e.phase, end_us, det, e.key))
             self._fold(alarm_id, e, start_us, end_us, final, repeat=False)
@@ -239,8 +209,7 @@ class _Tx:
         self.note(alarm_id, "new")
 
     def _episode(self, e: AlarmEvent, alarm_id: int, start_us: int, end_us: int | None, det: str) -> None:
-        ref = e.details.get("alarm_ref")
-        ref = ref if isinstance(ref, str) and ref else None
+        ref = alarm_ref(e.details)
         self.db.execute("INSERT INTO alarm_episodes (key, alarm_id, phase, start_time_us, end_time_us, details, "
                         "alarm_ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (e.key, alarm_id, e.phase, start_us, end_us, det, ref))
@@ -262,29 +231,22 @@ class _Tx:
         phase, end = db.execute("SELECT phase, end_time_us FROM alarm_episodes WHERE alarm_id = ? AND "
                                 "phase != 'retracted' ORDER BY start_time_us DESC, key DESC LIMIT 1",
                                 (alarm_id,)).fetchone()
-        final = phase in _FINAL_PHASES
         db.execute("UPDATE alarms SET repeat_count = ?, start_time_us = ?, last_start_us = ?, active = ?, "
                    "end_time_us = ?, updated_at_us = ?, version = version + 1 WHERE id = ?",
-                   (n - 1, first, last, 0 if final else 1, end if final else None, self.now_us, alarm_id))
+                   (*after_retraction(n, first, last, phase, end), self.now_us, alarm_id))
         self.note(alarm_id, "updated")
 
     def _fold(self, alarm_id: int, e: AlarmEvent, start_us: int, end_us: int | None, final: bool,
               repeat: bool) -> None:
         r = self.db.execute("SELECT last_start_us, severity, details, active, end_time_us, start_time_us "
                             "FROM alarms WHERE id = ?", (alarm_id,)).fetchone()
-        last_start, severity, details0, active, end0, first_start = r
-        details = json.loads(details0)
-        latest = start_us >= last_start
-        if latest:
-            details.update(e.details)
-            active, end0 = (0, end_us) if final else (1, None)
-            last_start = start_us
+        f = fold(r, e, start_us, end_us, final)
         self.db.execute(
             "UPDATE alarms SET severity = ?, details = ?, active = ?, end_time_us = ?, last_start_us = ?, "
             "start_time_us = ?, repeat_count = repeat_count + ?, updated_at_us = ?, version = version + 1 "
             "WHERE id = ?",
-            (max(severity, int(e.severity)), _dumps(details), active, end0, last_start, min(first_start, start_us),
-             1 if repeat else 0, self.now_us, alarm_id))
+            (f.severity, _dumps(f.details), f.active, f.end_time, f.last_start, f.start_time, 1 if repeat else 0,
+             self.now_us, alarm_id))
 
 
 class SqliteAlarmStore(AlarmStore):
@@ -302,11 +264,7 @@ class SqliteAlarmStore(AlarmStore):
     async def apply_events(self, events: Sequence[AlarmEvent], now: datetime, *, merge_window_s: float,
                            consumer: str | None = None, offset: int | None = None,
                            snapshot: bytes | None = None, snapshot_offset: int | None = None) -> list[AlarmChange]:
-        if consumer is None and (offset is not None or snapshot is not None):
-            raise ValueError("an offset or snapshot needs a consumer")
-        if consumer is not None and offset is None:
-            raise ValueError("a consumer needs an offset")
-        if not events and consumer is None:
+        if nothing_to_apply(events, consumer, offset, snapshot):
             return []
         now_us, window_us = to_us(now), int(merge_window_s * 1e6)
 
@@ -341,29 +299,8 @@ class SqliteAlarmStore(AlarmStore):
     @staticmethod
     def _where(scope: Scope, flt: AlarmFilter) -> tuple[str, list[Any]]:
         where, args = _scope_sql(scope, "org_id")
-        clauses = [where]
-        if flt.alarm_type is not None:
-            # instr on the prefix, not LIKE: the caller's % and _ are literal.
-            clauses.append("(alarm_type = ? OR substr(alarm_type, 1, ?) = ?)")
-            args += [flt.alarm_type, len(flt.alarm_type) + 1, flt.alarm_type + "."]
-        if flt.category is not None:
-            clauses.append("category = ?")
-            args.append(flt.category)
-        elif flt.exclude_categories:
-            clauses.append(f"category NOT IN ({', '.join('?' * len(flt.exclude_categories))})")
-            args += list(flt.exclude_categories)
-        for cond, value in (("severity >= ?", flt.min_severity), ("state = ?", flt.state),
-                            ("vehicle_id = ?", flt.vehicle_id), ("org_id = ?", flt.org_id),
-                            ("start_time_us >= ?", _opt_us(flt.start)), ("start_time_us < ?", _opt_us(flt.end))):
-            if value is not None:
-                clauses.append(cond)
-                args.append(value)
-        if flt.active is not None:
-            clauses.append("active = ?")
-            args.append(1 if flt.active else 0)
-        if not flt.include_retracted:
-            clauses.append("retracted = 0")
-        return " AND ".join(clauses), args
+        p = Params(numbered=False, values=list(args))
+        return " AND ".join([where, *alarm_conditions(flt, p, "start_time_us", to_us)]), p.values
 
     async def list_alarms(self, scope: Scope, flt: AlarmFilter) -> tuple[list[Alarm], int]:
         cond, args = self._where(scope, flt)
@@ -392,7 +329,7 @@ class SqliteAlarmStore(AlarmStore):
             rows = db.execute("SELECT e.key, e.phase, e.start_time_us, e.end_time_us, e.details FROM alarm_episodes e "
                               f"JOIN alarms a ON a.id = e.alarm_id WHERE e.alarm_id = ? AND {where} "
                               "ORDER BY e.start_time_us, e.key", [alarm_id, *args]).fetchall()
-            return [Episode(k, ph, from_us(s), _opt_dt(en), json.loads(d)) for k, ph, s, en, d in rows]
+            return [episode_from_row(r, from_us) for r in rows]
 
         return await self._read(run)
 
@@ -404,21 +341,9 @@ class SqliteAlarmStore(AlarmStore):
             r = db.execute(f"SELECT state FROM alarms WHERE id = ? AND {where}", [h.alarm_id, *args]).fetchone()
             if r is None:
                 return None
-            state = r[0]
-            kind: ChangeKind
-            deadline_sql = ""
-            params: list[Any] = []
-            if h.action == "acknowledged":
-                kind, state = "acknowledged", ("acknowledged" if state == "open" else state)
-            elif h.action == "escalated":
-                # A supervision order (督办): the organisation must (re)handle it by the deadline.
-                kind, state = "escalated", "acknowledged"
-                deadline_sql = ", deadline_us = ?"
-                params.append(_opt_us(h.deadline))
-            elif h.action in _HANDLED_BY:
-                kind, state = "handled", "handled"
-            else:
-                kind = "note"
+            kind, state, with_deadline = handling_step(h.action, r[0])
+            deadline_sql = ", deadline_us = ?" if with_deadline else ""
+            params: list[Any] = [_opt_us(h.deadline)] if with_deadline else []
             at_us = to_us(h.at)
             db.execute("INSERT INTO alarm_handling (alarm_id, action, username, at_us, text, deadline_us, command_id) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -439,8 +364,7 @@ class SqliteAlarmStore(AlarmStore):
                 "SELECT h.id, h.alarm_id, h.action, h.username, h.at_us, h.text, h.deadline_us, h.command_id "
                 f"FROM alarm_handling h JOIN alarms a ON a.id = h.alarm_id WHERE h.alarm_id = ? AND {where} "
                 "ORDER BY h.at_us, h.id", [alarm_id, *args]).fetchall()
-            return [AlarmHandling(alarm_id=r[1], action=r[2], user=r[3], at=from_us(r[4]), text=r[5],
-                                  deadline=_opt_dt(r[6]), command_id=r[7], id=r[0]) for r in rows]
+            return [handling_from_row(r, from_us) for r in rows]
 
         return await self._read(run)
 
@@ -473,34 +397,12 @@ class SqliteAlarmStore(AlarmStore):
         if org_id is not None:
             clauses.append("v.org_id = ?")
             params.append(org_id)
-        # Per pair of consecutive positions: odometer delta, great-circle distance,
-        # hours. Odometer deltas that run backwards or imply an impossible speed (a
-        # reset, a glitch) and distances that imply one (a GNSS jump) are left out.
-        sql = f"""
-            WITH seg AS (
-                SELECT v.id AS vid,
-                       p.mileage_km - LAG(p.mileage_km) OVER w AS dm,
-                       2 * {_EARTH_KM} * asin(sqrt(
-                           power(sin(radians(p.lat - LAG(p.lat) OVER w) / 2), 2)
-                           + cos(radians(p.lat)) * cos(radians(LAG(p.lat) OVER w))
-                             * power(sin(radians(p.lon - LAG(p.lon) OVER w) / 2), 2))) AS dd,
-                       (p.device_time_us - LAG(p.device_time_us) OVER w) / 3.6e9 AS dh
-                FROM vehicles v JOIN positions p ON p.device_id = v.device_id
-                WHERE {" AND ".join(clauses)} AND p.device_time_us BETWEEN ? AND ?
-                WINDOW w AS (PARTITION BY p.device_id ORDER BY p.device_time_us, p.seq, p.item)
-            )
-            SELECT vid,
-                   COUNT(dm),
-                   SUM(CASE WHEN dm >= 0 AND dm <= {_MAX_PLAUSIBLE_KMH} * dh + 0.1 THEN dm ELSE 0 END),
-                   SUM(CASE WHEN dd <= {_MAX_PLAUSIBLE_KMH} * dh + 0.05 THEN dd ELSE 0 END)
-            FROM seg GROUP BY vid"""
+        sql = mileage_sql(" AND ".join(clauses), "device_time_us",
+                          "(p.device_time_us - LAG(p.device_time_us) OVER w) / 3.6e9", "?", "?")
         params += [to_us(start), to_us(end)]
 
         def run(db: sqlite3.Connection) -> dict[int, float]:
-            out: dict[int, float] = {}
-            for vid, n_odo, odo, dist in db.execute(sql, params).fetchall():
-                out[int(vid)] = float((odo if n_odo else dist) or 0.0)
-            return out
+            return mileage(db.execute(sql, params).fetchall())
 
         return await self._read(run)
 
@@ -625,7 +527,7 @@ class SqliteAlarmStore(AlarmStore):
     async def update_webhook(self, scope: Scope, hook: Webhook) -> bool:
         where, args = _scope_sql(scope, "org_id")
         h = hook
-        if not _owns(scope, h.org_id):
+        if not scope.allows(h.org_id):
             return False
 
         def run(db: sqlite3.Connection) -> bool:
@@ -678,7 +580,7 @@ class SqliteAlarmStore(AlarmStore):
     async def update_rule(self, scope: Scope, rule: NotificationRule) -> bool:
         where, args = _scope_sql(scope, "org_id")
         r = rule
-        if not _owns(scope, r.org_id):
+        if not scope.allows(r.org_id):
             return False
 
         def run(db: sqlite3.Connection) -> bool:
@@ -700,9 +602,7 @@ class SqliteAlarmStore(AlarmStore):
         return await self._write(run)
 
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[tuple[Delivery, Webhook]]:
-        cols = ", ".join(f"d.{c.strip()}" for c in _DELIVERY_COLS.split(","))
-        hcols = ", ".join(f"h.{c.strip()}" for c in _HOOK_COLS.split(","))
-        n = len(_DELIVERY_COLS.split(","))
+        cols, hcols, n = qualified(_DELIVERY_COLS, "d"), qualified(_HOOK_COLS, "h"), _DELIVERY_COLS.count(",") + 1
 
         def run(db: sqlite3.Connection) -> list[tuple[Delivery, Webhook]]:
             rows = db.execute(f"SELECT {cols}, {hcols} FROM webhook_deliveries d "
@@ -728,7 +628,7 @@ class SqliteAlarmStore(AlarmStore):
 
     async def list_deliveries(self, scope: Scope, webhook_id: int, limit: int = 50) -> list[Delivery]:
         where, args = _scope_sql(scope, "h.org_id")
-        cols = ", ".join(f"d.{c.strip()}" for c in _DELIVERY_COLS.split(","))
+        cols = qualified(_DELIVERY_COLS, "d")
 
         def run(db: sqlite3.Connection) -> list[Delivery]:
             rows = db.execute(f"SELECT {cols} FROM webhook_deliveries d JOIN webhooks h ON h.id = d.webhook_id "
@@ -748,7 +648,7 @@ class SqliteAlarmStore(AlarmStore):
     # -- the engine's definitions
 
     async def add_definition(self, kind: DefinitionKind, d: Definition) -> int:
-        table = _DEF_TABLES[kind]
+        table = DEF_TABLES[kind]
         geo = table == "geofences"
 
         def run(db: sqlite3.Connection) -> int:
@@ -764,16 +664,11 @@ class SqliteAlarmStore(AlarmStore):
 
     @staticmethod
     def _def_select(kind: str) -> str:
-        """SELECT … FROM the kind's table WHERE the kind's condition (callers add `` AND …``)."""
-        table = _DEF_TABLES[kind]
-        kind_col = "kind" if table == "geofences" else "''"
-        return (f"SELECT id, org_id, name, spec, {kind_col}, enabled, updated_at_us, updated_by FROM {table} "
-                f"WHERE {_DEF_WHERE[kind]}")
+        return definition_select(kind, "updated_at_us")
 
     @staticmethod
     def _definition(r: Sequence[Any]) -> Definition:
-        return Definition(id=r[0], org_id=r[1], name=r[2], spec=json.loads(r[3]), kind=r[4], enabled=bool(r[5]),
-                          updated_at=from_us(r[6]), updated_by=r[7])
+        return definition_from_row(r, from_us)
 
     async def list_definitions(self, kind: DefinitionKind, scope: Scope, *, enabled_only: bool = False
                                ) -> list[Definition]:
@@ -795,10 +690,10 @@ class SqliteAlarmStore(AlarmStore):
         return await self._read(run)
 
     async def update_definition(self, kind: DefinitionKind, scope: Scope, d: Definition) -> bool:
-        if not _owns(scope, d.org_id):
+        if not scope.allows(d.org_id):
             return False
         where, args = _scope_sql(scope, "org_id")
-        table = _DEF_TABLES[kind]
+        table = DEF_TABLES[kind]
         geo = table == "geofences"
 
         def run(db: sqlite3.Connection) -> bool:
@@ -808,17 +703,17 @@ class SqliteAlarmStore(AlarmStore):
             if geo:
                 sets += ", kind = ?"
                 vals.append(d.kind)
-            return db.execute(f"UPDATE {table} SET {sets} WHERE id = ? AND {_DEF_WHERE[kind]} AND {where}",
+            return db.execute(f"UPDATE {table} SET {sets} WHERE id = ? AND {DEF_WHERE[kind]} AND {where}",
                               [*vals, d.id, *args]).rowcount > 0
 
         return await self._write(run)
 
     async def delete_definition(self, kind: DefinitionKind, scope: Scope, def_id: int) -> bool:
         where, args = _scope_sql(scope, "org_id")
-        table = _DEF_TABLES[kind]
+        table = DEF_TABLES[kind]
 
         def run(db: sqlite3.Connection) -> bool:
-            return db.execute(f"DELETE FROM {table} WHERE id = ? AND {_DEF_WHERE[kind]} AND {where}",
+            return db.execute(f"DELETE FROM {table} WHERE id = ? AND {DEF_WHERE[kind]} AND {where}",
                               [def_id, *args]).rowcount > 0
 
         return await self._write(run)
@@ -870,7 +765,7 @@ class SqliteAlarmStore(AlarmStore):
 
     async def attachments(self, scope: Scope, alarm_id: int) -> list[Attachment]:
         where, args = _scope_sql(scope, "a.org_id")
-        cols = ", ".join(f"t.{c.strip()}" for c in _ATT_COLS.split(","))
+        cols = qualified(_ATT_COLS, "t")
 
         def run(db: sqlite3.Connection) -> list[Attachment]:
             rows = db.execute(f"SELECT {cols} FROM attachments t JOIN alarms a ON a.id = t.alarm_id "
