@@ -24,6 +24,20 @@ async def test_device_round_trip(store: SqliteStore) -> None:
     assert got is not None and got.auth_code == ""
 
 
+async def test_device_and_vehicle_as_registration_reads_them(store: SqliteStore) -> None:
+    assert await store.device_and_vehicle("13900005555") == (None, None)
+    d = Device(device_id="13900005555", phone="013900005555", terminal_id="T5", auth_code="c0de", registered_at=T0)
+    await store.save_device(d)
+    assert await store.device_and_vehicle("13900005555") == (d, None)  # registered, no vehicle yet
+    vid = await store.add_vehicle(Vehicle(id=0, plate="鲁C55555", plate_colour=1, vin="LVIN", org_id=None,
+                                          vehicle_type="bus", device_id="13900005555"))
+    dev, vehicle = await store.device_and_vehicle("13900005555")
+    assert dev is not None and dev.vehicle_id == vid and dev.auth_code == "c0de" and dev.registered_at == T0
+    assert vehicle == Vehicle(id=vid, plate="鲁C55555", plate_colour=1, vin="LVIN", vehicle_type="bus",
+                              device_id="13900005555")
+    assert await store.device_and_vehicle("13900005556") == (None, None)
+
+
 async def test_add_vehicle_links_its_device(store: SqliteStore) -> None:
     # Provisioned before the terminal ever registered: the device becomes known.
     vid = await store.add_vehicle(Vehicle(id=0, plate="鲁C77777", vehicle_type="hazmat_tanker",

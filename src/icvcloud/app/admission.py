@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable
@@ -55,8 +56,7 @@ class StoreAdmission:
                 self._registering[device_id] = (lock, users - 1)
 
     async def _register(self, device_id: str, phone: str, reg: jt808.Register, version: int) -> tuple[int, str]:
-        dev = await self.store.get_device(device_id)
-        vehicle = await self.store.vehicle_for_device(device_id) if dev is not None else None
+        dev, vehicle = await self.store.device_and_vehicle(device_id)
         plate = reg.plate.strip()
         if dev is None:
             if self.policy == "registered":
@@ -67,6 +67,7 @@ class StoreAdmission:
                 and plate != vehicle.plate:
             log.info("registration refused: terminal %s registers %s, registry has %s", device_id, plate, vehicle.plate)
             return NO_SUCH_VEHICLE, ""
+        before = dataclasses.replace(dev)
         dev.phone = phone
         dev.terminal_id = reg.terminal_id
         dev.maker_id = reg.maker_id
@@ -75,7 +76,8 @@ class StoreAdmission:
         dev.province_id, dev.city_id = reg.province_id, reg.city_id
         if not dev.auth_code:
             dev.auth_code = secrets.token_hex(8)
-        await self.store.save_device(dev)
+        if dev != before:  # a new device always differs: it has just been given its auth code
+            await self.store.save_device(dev)  # a terminal re-registering as it was writes nothing
         if vehicle is None and self.policy == "open":
             await self.store.add_vehicle(Vehicle(
                 id=0, plate=plate or reg.terminal_id or device_id, plate_colour=reg.plate_colour,

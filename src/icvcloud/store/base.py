@@ -106,6 +106,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def vehicle_for_device(self, device_id: str) -> Vehicle | None: ...
 
+    async def device_and_vehicle(self, device_id: str) -> tuple[Device | None, Vehicle | None]:
+        """A terminal's registry entry and its vehicle, as registration needs them (a
+        server store answers in one round trip; this default asks twice)."""
+        dev = await self.get_device(device_id)
+        return dev, (await self.vehicle_for_device(device_id) if dev is not None else None)
+
     @abc.abstractmethod
     async def get_vehicle(self, scope: Scope, vehicle_id: int) -> VehicleRow | None: ...
 

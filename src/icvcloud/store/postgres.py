@@ -372,6 +372,18 @@ class PostgresStore(Store):
             "ON CONFLICT (device_id) DO UPDATE SET vehicle_id = excluded.vehicle_id) "
             "SELECT id FROM v", *args, v.device_id))
 
+    async def device_and_vehicle(self, device_id: str) -> tuple[Device | None, Vehicle | None]:
+        # One round trip: a registration storm (every terminal reconnecting after an
+        # outage) is bounded by the gateway's round trips to PostgreSQL.
+        r = await self.pool.fetchrow(
+            f"SELECT {', '.join('d.' + c.strip() for c in _DEVICE_COLS.split(','))}, {_VEHICLE_COLS} "
+            "FROM devices d LEFT JOIN vehicles v ON v.device_id = d.device_id WHERE d.device_id = $1", device_id)
+        if r is None:
+            return None, None
+        n = _DEVICE_COLS.count(",") + 1
+        vals = list(r)
+        return _device(vals[:n]), (_vehicle(vals[n:]) if vals[n] is not None else None)
+
     async def vehicle_for_device(self, device_id: str) -> Vehicle | None:
         r = await self.pool.fetchrow(f"SELECT {_VEHICLE_COLS} FROM vehicles v WHERE v.device_id = $1", device_id)
         return _vehicle(r) if r else None
