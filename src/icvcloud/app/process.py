@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
+from icvcloud.oslimits import raise_nofile_limit
+
 
 def tune_runtime() -> None:
     """Long-running processes with 10,000s of connections hold millions of objects;
@@ -24,7 +26,10 @@ def tune_runtime() -> None:
 
     The log and store threads need the GIL briefly after each SQLite call; with
     the default 5 ms switch interval each such hand-over waits that long while the
-    event loop is busy, which is added to every acknowledgement."""
+    event loop is busy, which is added to every acknowledgement.
+
+    A gateway holds a socket per terminal: the open-files limit goes up too."""
+    raise_nofile_limit()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     sys.setswitchinterval(0.0005)

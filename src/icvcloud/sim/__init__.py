@@ -6,7 +6,9 @@ See docs/simulation.md.
 
 from __future__ import annotations
 
-from .fleet import DEFAULT_MIX, Fleet, FleetStats, VehicleSpec, raise_nofile_limit
+from icvcloud.oslimits import raise_nofile_limit
+
+from .fleet import DEFAULT_MIX, Fleet, FleetStats, VehicleSpec
 from .geo import LocalProjection, haversine_m
 from .identity import phone_for, plate_for
 from .osm_import import import_osm, main_import

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from icvcloud.oslimits import raise_nofile_limit
 from icvcloud.protocols import jt808
 
 from .identity import phone_for, plate_for, seeded
@@ -77,25 +78,6 @@ def allocate(n: int, mix: Mapping[str, float]) -> list[str]:
     for t in sorted(quotas, key=lambda t: quotas[t] - counts[t], reverse=True)[: n - sum(counts.values())]:
         counts[t] += 1
     return [t for t in mix for _ in range(counts[t])]
-
-
-def raise_nofile_limit() -> int | None:
-    """Raise the soft open-files limit to the hard limit (10,000 sockets need it);
-    returns the soft limit now in force, None where there is no such limit."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - not on Windows
-        return None
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
-    if soft == resource.RLIM_INFINITY or soft >= target:
-        return soft
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (ValueError, OSError) as e:
-        log.warning("could not raise the open-files limit from %d to %d: %s", soft, target, e)
-        return soft
-    return target
 
 
 class Fleet:
