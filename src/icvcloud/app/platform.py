@@ -140,15 +140,21 @@ class Platform:
             except Exception:
                 log.exception("offline sweep failed")
 
+    def log_keep_offset(self) -> int:
+        """Log records from here on are still needed by some consumer of this process."""
+        keep = self.pipeline.offset
+        if self.alarm_runtime is not None:  # the alarm engine replays from its checkpoint
+            keep = min(keep, self.alarm_runtime.restart_offset)
+        if self.attachments is not None and self.attachments.requester is not None:
+            keep = min(keep, self.attachments.requester.offset)  # alarms not yet asked for evidence
+        return keep
+
     async def _retention(self) -> None:
         while True:
             await asyncio.sleep(3600)
             try:
                 cutoff_us = int((time.time() - self.cfg.storage.log_retention_h * 3600) * 1e6)
-                keep = self.pipeline.offset
-                if self.alarm_runtime is not None:  # the alarm engine replays from its checkpoint
-                    keep = min(keep, self.alarm_runtime.restart_offset)
-                n = await self.log.prune(keep, cutoff_us)
+                n = await self.log.prune(self.log_keep_offset(), cutoff_us)
                 if n:
                     log.info("log retention removed %d records", n)
             except Exception:
