@@ -316,3 +316,52 @@ async def test_a_failed_write_restarts_from_the_checkpoint_and_loses_nothing(env
     assert sorted(a.alarm_type for a in rows) == ["overspeed", "overspeed", "route.deviation", "terminal.emergency"]
     news = [m["alarm"]["id"] for m in drain(sub) if m["change"] == "new"]
     assert sorted(news) == sorted(a.id for a in rows)
+
+
+async def test_vehicles_looked_up_once_per_batch(env: Env) -> None:
+    """A batch's unknown devices are looked up together before the engine runs, not one
+    awaited lookup per record; a device that is no vehicle yet is asked again next batch."""
+    import asyncio
+
+    calls: list[str] = []
+    lookup = env.store.vehicle_for_device
+    in_flight, most = 0, 0
+
+    async def counting(device_id: str) -> Vehicle | None:
+        nonlocal in_flight, most
+        calls.append(device_id)
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await lookup(device_id)
+        finally:
+            in_flight -= 1
+
+    env.store.vehicle_for_device = counting  # type: ignore[method-assign]
+    stranger = "13900000009"
+    done = asyncio.get_running_loop().create_future()
+    env.log.append([("jt808", stranger, int(T0.timestamp() * 1e6),
+                     jt808.encode(0x0200, jt808.Location(alarm=0, status=0b11, lat=36.8, lon=117.5, altitude_m=40,
+                                                         speed_kmh=50, heading_deg=90, time=T0.astimezone(jt808.CST)),
+                                  phone=stranger, seq=1))] * 3, done.set_result)
+    assert await done is None
+    recs = await env.log.read(0, 1000)
+    assert len(recs) == 63
+    c = env.consumer(AlarmFeed())
+    await c.start()
+    await c.process(recs[58:])  # both devices at once
+    assert sorted(calls) == [PHONE, stranger] and most == 2
+    c = env.consumer(AlarmFeed())
+    await c.start()
+    calls.clear()
+    await c.process(recs[:40])
+    assert calls == [PHONE]
+    await c.process(recs[40:])
+    assert calls == [PHONE, stranger]  # the vehicle is known now; the stranger once for its three records
+    await c.process(recs[60:])
+    assert calls == [PHONE, stranger, stranger]
+    c.invalidate(PHONE)  # the vehicle changed: looked up again
+    await c.process(recs[:1])
+    assert calls == [PHONE, stranger, stranger, PHONE]
+    await c.flush()
+    assert c.stats.positions == 61

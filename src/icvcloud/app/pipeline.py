@@ -26,6 +26,8 @@ from icvcloud.store.base import Store
 log = logging.getLogger("icvcloud.pipeline")
 
 CONSUMER = "store"
+#: Records decoded between turns of the event loop.
+YIELD_EVERY = 1000
 
 
 def live_item(vehicle: Vehicle | None, p: Position) -> dict[str, Any]:
@@ -145,7 +147,12 @@ class StorePipeline:
         t0 = time.perf_counter()
         positions: list[Position] = []
         seen: dict[str, datetime] = {}
-        for r in recs:
+        for i, r in enumerate(recs):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                # A batch is tens of thousands of records (≈ 5 µs each): decoded in one
+                # go it would hold the event loop — every connection's acknowledgements —
+                # for a quarter of a second.
+                await asyncio.sleep(0)
             received = datetime.fromtimestamp(r.received_at_us / 1e6, UTC)
             seen[r.device_id] = received
             try:
