@@ -145,6 +145,20 @@ class AlarmsConfig:
 
 
 @dataclass
+class HazmatConfig:
+    """Hazmat transport supervision: registry, waybills, findings (see docs/hazmat.md)."""
+
+    enabled: bool = True
+    #: A waybill for a vehicle whose terminal is offline is refused ("refuse") or
+    #: issued with a warning ("warn", for trials).
+    offline_terminal: str = "refuse"
+    #: Documents expiring within this many days are listed as findings.
+    expiring_within_days: int = 30
+    #: The longest planned trip a waybill may cover.
+    max_trip_days: float = 7.0
+
+
+@dataclass
 class ScaleoutConfig:
     """The scale-out mode (see docs/scaling.md): NATS JetStream as the log, PostgreSQL
     + PostGIS as the store, and ``icv gateway jt808`` / ``icv worker`` / ``icv api``
@@ -207,6 +221,7 @@ class Config:
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     attachments: AttachmentsConfig = field(default_factory=AttachmentsConfig)
+    hazmat: HazmatConfig = field(default_factory=HazmatConfig)
     scaleout: ScaleoutConfig = field(default_factory=ScaleoutConfig)
 
     @property

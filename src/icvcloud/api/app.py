@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from icvcloud import __version__
 
 from . import alarm_routes, console, routes_auth, routes_devices, routes_orgs, routes_system, routes_vehicles, ws
+from .hazmat_routes import include as include_hazmat
 from .nul_guard import NulGuard
 from .services import ApiServices
 
@@ -26,8 +27,10 @@ Live state, tracks and terminal diagnostics of the vehicles icvcloud supervises.
 
 Authenticate with `POST /api/v1/auth/login` and send the token as
 `Authorization: Bearer <token>`. Roles: viewer (read), operator (also terminal
-diagnostics), admin (everything, every organisation). Users of a regulator
-organisation see every organisation; others only their own.
+diagnostics), admin (everything, every organisation). Users of the city's
+regulator see every organisation, users of a district sub-unit its jurisdiction
+(the organisations below it); others only their own. Hazmat supervision: the
+`/api/v1/hazmat` endpoints (enterprises' operators edit their own records).
 """
 
 
@@ -62,6 +65,7 @@ def create_app(services: ApiServices, console_settings: console.ConsoleSettings 
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(routes_system.router)
     alarm_routes.include(app, PREFIX)
+    include_hazmat(app, PREFIX)
     console.mount(app, console_settings or console.ConsoleSettings(), PREFIX)
     app.add_exception_handler(Exception, _internal_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -91,15 +91,28 @@ async def user_for_token(services: ApiServices, token: str) -> User | None:
 
 
 async def scope_of(store: Store, user: User) -> Scope:
-    """Administrators and users of a regulator see every organisation; others their own."""
+    """Administrators and users of a top-level regulator (the city bureau) see every
+    organisation; users of a regulator's sub-unit (a district office: a regulator
+    with a parent) its jurisdiction, the organisations below it; others their own."""
     if user.role == "admin":
         return Scope.all()
     if user.org_id is None:
         return Scope.of()  # a non-admin without an organisation sees nothing
     orgs = await store.list_organisations(Scope.of(user.org_id))
     if orgs and orgs[0].kind == "regulator":
-        return Scope.all()
+        if orgs[0].parent_id is None:
+            return Scope.all()
+        return Scope.subtree(await store.list_organisations(Scope.all()), user.org_id)
     return Scope.of(user.org_id)
+
+
+def write_scope(caller: Caller) -> Scope:
+    """Whose records the caller may change: administrators every organisation's,
+    others only their own organisation's (a regulator reads its jurisdiction but does
+    not edit enterprises' registers)."""
+    if caller.user.role == "admin":
+        return Scope.all()
+    return Scope.of(caller.user.org_id) if caller.user.org_id is not None else Scope.of()
 
 
 async def caller_for_token(services: ApiServices, token: str) -> Caller | None:

@@ -40,3 +40,5 @@ class ApiServices:
     settings: ApiSettings = field(default_factory=ApiSettings)
     #: Alarms, commands, notifications (``alarm_services.AlarmServices``); None: those endpoints answer 503.
     alarms: Any = None
+    #: Hazmat registry, waybills, findings (``hazmat_services.HazmatServices``); None: those endpoints answer 503.
+    hazmat: Any = None

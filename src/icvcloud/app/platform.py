@@ -111,9 +111,12 @@ class Platform:
         from icvcloud.api import ApiServices, create_app
         from icvcloud.api.console import ConsoleSettings
 
+        from .hazmat import hazmat_services
+
         app = create_app(ApiServices(store=self.store, log=self.log, hub=self.hub, registry=self.registry,
                                      health=self.health,
-                                     alarms=self.alarm_runtime.api_services() if self.alarm_runtime else None),
+                                     alarms=self.alarm_runtime.api_services() if self.alarm_runtime else None,
+                                     hazmat=hazmat_services(self.cfg, self.store)),
                          ConsoleSettings.from_config(self.cfg.console))
         server = embedded_uvicorn(uvicorn.Config(app, host=self.cfg.api.host, port=self.cfg.api.port,
                                                  log_level="warning", lifespan="on", access_log=False))

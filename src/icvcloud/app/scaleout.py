@@ -220,8 +220,11 @@ def api(cfg: Config) -> int:
         health_task = asyncio.create_task(health.run(), name="health")
         registry = make_registry(PlatformCollector([], PipelineStats(lag=lambda: int(health.figures.get("log_lag", 0))),
                                                    lambda: {"last_offset": float(health.figures.get("log_offset", 0))}))
+        from .hazmat import hazmat_services
+
         app = create_app(ApiServices(store=store, log=nlog, hub=hub, registry=registry,
-                                     health=lambda: health.figures, alarms=alarm_services),
+                                     health=lambda: health.figures, alarms=alarm_services,
+                                     hazmat=hazmat_services(cfg, store)),
                          ConsoleSettings.from_config(cfg.console))
         server = embedded_uvicorn(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port, log_level="warning",
                                                  lifespan="on", access_log=False))

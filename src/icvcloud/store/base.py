@@ -30,6 +30,23 @@ class Scope:
     def of(cls, *org_ids: int) -> Scope:
         return cls(frozenset(org_ids))
 
+    @classmethod
+    def subtree(cls, orgs: Sequence[Organisation], root: int) -> Scope:
+        """A regulator unit's jurisdiction: ``root`` and every organisation below it
+        (by ``parent_id``, any depth; a cycle in the data ends the walk)."""
+        children: dict[int, list[int]] = {}
+        for o in orgs:
+            if o.parent_id is not None:
+                children.setdefault(o.parent_id, []).append(o.id)
+        seen = {root}
+        todo = [root]
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    todo.append(child)
+        return cls(frozenset(seen))
+
     def allows(self, org_id: int | None) -> bool:
         return self.org_ids is None or (org_id is not None and org_id in self.org_ids)
 

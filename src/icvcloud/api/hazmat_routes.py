@@ -1,0 +1,12 @@
+"""The hazmat routers (registry, findings, UN numbers, waybills), registered together."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from . import routes_hazmat, routes_waybills
+
+
+def include(app: FastAPI, prefix: str) -> None:
+    for module in (routes_hazmat, routes_waybills):
+        app.include_router(module.router, prefix=prefix)
