@@ -24,8 +24,9 @@ _CLASS = re.compile(CLASS_PATTERN)
 PersonRole = Literal["driver", "escort"]
 VehicleBody = Literal["tank", "van"]
 PERSON_ROLES: tuple[str, ...] = ("driver", "escort")
-#: Waybill states. Only ``planned`` and ``cancelled`` are reached so far; the trip's
-#: state machine (departed, arrived, …) comes with full-trip monitoring.
+#: Waybill states reached so far: ``planned`` and ``cancelled``. The trip's own states
+#: (loading, in_transit, unloading, completed: ``hazmat/trip.py``) join them when
+#: full-trip monitoring is wired to the reports.
 WAYBILL_STATES: tuple[str, ...] = ("planned", "cancelled")
 QUANTITY_UNITS: tuple[str, ...] = ("kg", "t", "L", "m3", "pieces")
 
