@@ -58,6 +58,7 @@ async def test_sigkill_of_a_worker_raises_each_alarm_once(deployment: Deployment
     (token,) = await d.admin_tokens(api)
 
     news: list[tuple[str, str]] = []  # (alarm key, type) of every "new" on the WebSocket
+    overflows: list[int] = []  # when the console was told to re-read (index into news)
     ws = await websockets.connect(f"ws://127.0.0.1:{api}/api/v1/alarms/live?token={token}")
     assert json.loads(await ws.recv())["type"] == "snapshot"
 
@@ -67,6 +68,8 @@ async def test_sigkill_of_a_worker_raises_each_alarm_once(deployment: Deployment
                 m: dict[str, Any] = json.loads(raw)
                 if m["type"] == "alarm" and m["change"] == "new":
                     news.append((m["alarm"]["key"], m["alarm"]["alarm_type"]))
+                elif m["type"] == "overflow":
+                    overflows.append(len(news))
 
     reader = asyncio.create_task(read())
     try:
@@ -74,6 +77,7 @@ async def test_sigkill_of_a_worker_raises_each_alarm_once(deployment: Deployment
         await load.until_acked(12 * 4 * EVERY)
         lost = set((await d.workers())["worker-a"]["partitions"])
         d.kill("worker-a")
+        told_before = len(overflows)
         await d.wait_owned({"worker-b": d.partitions}, timeout_s=30)
         await load.until_acked(len(load.acked()) + 12 * 4 * EVERY)
         acked = await load.stopped()
@@ -105,7 +109,8 @@ async def test_sigkill_of_a_worker_raises_each_alarm_once(deployment: Deployment
         repeated = [k for k, n in Counter(news).items() if n > 1]
         assert not repeated, f"announced twice: {repeated[:3]}"
         # A worker killed between committing alarms and publishing them cannot announce those:
-        # the console learns of them from the list (the feed is best effort, the store is not).
+        # the survivor's takeover tells the console to re-read the list instead.
+        assert len(overflows) > told_before, "the console was not told to re-read after the takeover"
         assert len(news) >= len(alarms) - 50, (len(news), len(alarms))
     finally:
         await ws.close()

@@ -8,7 +8,9 @@ checks as in the embedded mode). Unlike live positions, an alarm change is not
 superseded by the next message, so a loss must be noticed: each publisher numbers
 its messages, and a relay that sees a gap in a publisher's numbers tells its
 subscribers ``{"type": "overflow"}`` — the console then re-reads the alarm list,
-as it does when its own queue overflows. The alarms themselves are in PostgreSQL
+as it does when its own queue overflows. A publisher killed between storing alarms
+and announcing them leaves no gap anyone can see: the worker that takes its
+partitions over sends a resync, which relays turn into the same "overflow". The alarms themselves are in PostgreSQL
 either way; the feed only says what changed.
 """
 
@@ -32,6 +34,9 @@ log = logging.getLogger("icvcloud.alarm_bus")
 
 #: Feed messages per NATS message (well below the 1 MB default limit).
 CHUNK = 200
+#: "Re-read the alarm list": sent by a worker that has just taken a partition over —
+#: its predecessor may have died between storing alarms and announcing them.
+RESYNC: dict[str, Any] = {"type": "resync"}
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
@@ -93,6 +98,7 @@ class BusAlarmFeed(_Sends, AlarmFeed):
         self.received = 0
         self.bad = 0
         self.gaps = 0
+        self.resyncs = 0
 
     async def start(self, *, relay: bool) -> None:
         if relay:
@@ -121,6 +127,10 @@ class BusAlarmFeed(_Sends, AlarmFeed):
                 self.publish_errors += 1
                 log.warning("alarm feed publish failed: %s", e)
 
+    def resync(self) -> None:
+        """Tell every API process's subscribers to re-read the alarm list."""
+        self.publish([RESYNC])
+
     def deliver(self, messages: Iterable[dict[str, Any]]) -> None:
         """To this process's subscribers only."""
         super().publish(messages)
@@ -138,6 +148,10 @@ class BusAlarmFeed(_Sends, AlarmFeed):
         if last is not None and seq > last + 1:
             self.gaps += 1
             self.lost(seq - last - 1)
+        if any(m["type"] == RESYNC["type"] for m in messages):
+            self.resyncs += 1
+            self.lost(0)
+            messages = [m for m in messages if m["type"] != RESYNC["type"]]
         self.deliver(messages)
 
 

@@ -121,6 +121,8 @@ class Worker:
                                          tick_s=a.tick_s), AlarmStats(), consumer=f"{ALARM_GROUP}.p{p}")
             consumer.on_changes.append(self._wake_webhooks)
             self.alarm_consumers[p] = (consumer, asyncio.create_task(consumer.run(), name=f"alarms-p{p}"))
+            if self.feed is not None:
+                self.feed.resync()  # what a dead predecessor stored but never announced: consoles re-read
         if p == 0 and self.alarms is not None:
             self._start_duties()
 
