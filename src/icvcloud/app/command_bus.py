@@ -13,6 +13,7 @@ mode. Command updates (answers) reach consoles through the alarm feed bus.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -33,14 +34,9 @@ log = logging.getLogger("icvcloud.command_bus")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
-def _vehicle_json(v: Vehicle) -> dict[str, Any]:
-    return {"id": v.id, "plate": v.plate, "plate_colour": v.plate_colour, "vin": v.vin,
-            "vehicle_type": v.vehicle_type, "org_id": v.org_id, "device_id": v.device_id}
-
-
 def encode_request(vehicle: Vehicle, msg_id: int, body_json: dict[str, Any] | None, user: str,
                    alarm_id: int | None, timeout_s: float | None) -> bytes:
-    return _dumps({"vehicle": _vehicle_json(vehicle), "msg_id": msg_id, "body": body_json, "user": user,
+    return _dumps({"vehicle": dataclasses.asdict(vehicle), "msg_id": msg_id, "body": body_json, "user": user,
                    "alarm_id": alarm_id, "timeout_s": timeout_s}).encode()
 
 
@@ -57,9 +53,8 @@ def decode_request(data: bytes) -> dict[str, Any]:
         raise ValueError("msg_id and user are required")
     if d.get("body") is not None and not isinstance(d["body"], dict):
         raise ValueError("body must be an object")
-    for k in ("alarm_id",):
-        if d.get(k) is not None and not isinstance(d[k], int):
-            raise ValueError(f"{k} must be an integer")
+    if d.get("alarm_id") is not None and not isinstance(d["alarm_id"], int):
+        raise ValueError("alarm_id must be an integer")
     if d.get("timeout_s") is not None and not isinstance(d["timeout_s"], int | float):
         raise ValueError("timeout_s must be a number")
     return d
@@ -97,9 +92,7 @@ class CommandAgent:
         v = req["vehicle"]
         if not self.service.downlink.online(v["device_id"]):
             return  # another gateway holds it, or none: the requester times out
-        vehicle = Vehicle(id=v["id"], plate=v["plate"], plate_colour=int(v.get("plate_colour") or 2),
-                          vin=str(v.get("vin") or ""), vehicle_type=str(v.get("vehicle_type") or "other"),
-                          org_id=v.get("org_id"), device_id=v["device_id"])
+        vehicle = Vehicle(**{f.name: v[f.name] for f in dataclasses.fields(Vehicle) if f.name in v})
         try:
             cmd = await self.service.submit(vehicle, req["msg_id"], req.get("body"), req["user"],
                                             alarm_id=req.get("alarm_id"), timeout_s=req.get("timeout_s"))

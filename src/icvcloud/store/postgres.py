@@ -128,14 +128,17 @@ def _user(r: Sequence[Any]) -> User:
     return User(id=r[0], username=r[1], role=r[2], org_id=r[3], password_hash=r[4])
 
 
-def _scope_sql(scope: Scope, column: str, args: list[Any]) -> str:
-    """A condition for ``scope`` on ``column``; its parameter (if any) is appended to ``args``."""
+def _scope_sql(scope: Scope, column: str, args: list[Any], *, with_global: bool = False) -> str:
+    """A condition for ``scope`` on ``column``; its parameter (if any) is appended to
+    ``args``. ``with_global``: rows of no organisation (global definitions) match too."""
     if scope.org_ids is None:
         return "true"
     if not scope.org_ids:
-        return "false"
-    args.append(sorted(scope.org_ids))
-    return f"{column} = ANY(${len(args)}::int4[])"
+        cond = "false"
+    else:
+        args.append(sorted(scope.org_ids))
+        cond = f"{column} = ANY(${len(args)}::int4[])"
+    return f"({cond} OR {column} IS NULL)" if with_global else cond
 
 
 def _count(status: str) -> int:

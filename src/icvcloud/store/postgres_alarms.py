@@ -112,13 +112,6 @@ def _time(v: Any) -> datetime:
     return v  # type: ignore[no-any-return]
 
 
-def _scoped(scope: Scope, column: str, args: list[Any], *, with_global: bool = False) -> str:
-    """The scope's condition on ``column`` (parameters appended to ``args``); global
-    records (``column`` NULL) pass too ``with_global``."""
-    cond = _scope_sql(scope, column, args)
-    return f"({cond} OR {column} IS NULL)" if with_global and scope.org_ids is not None else cond
-
-
 def fence_wkb(kind: str, spec: dict[str, Any]) -> bytes | None:
     """The area of a geofence spec as WKB (WGS-84 degrees): the polygon the engine
     itself tests (``engine.fenceindex.fence_geometry``: circles within 0.25 m,
@@ -366,7 +359,7 @@ class PostgresAlarmStore(AlarmStore):
     @staticmethod
     def _where(scope: Scope, flt: AlarmFilter, args: list[Any]) -> str:
         """The scope's and filter's conditions; their parameters are appended to ``args``."""
-        where = _scoped(scope, "org_id", args)
+        where = _scope_sql(scope, "org_id", args)
         return " AND ".join([where, *logic.alarm_conditions(flt, logic.Params(True, args), "start_time", _time)])
 
     async def list_alarms(self, scope: Scope, flt: AlarmFilter) -> tuple[list[Alarm], int]:
@@ -381,21 +374,21 @@ class PostgresAlarmStore(AlarmStore):
 
     async def get_alarm(self, scope: Scope, alarm_id: int) -> Alarm | None:
         args: list[Any] = [alarm_id]
-        r = await self.pool.fetchrow(f"{_ALARM_SELECT} WHERE id = $1 AND {_scoped(scope, 'org_id', args)}", *args)
+        r = await self.pool.fetchrow(f"{_ALARM_SELECT} WHERE id = $1 AND {_scope_sql(scope, 'org_id', args)}", *args)
         return logic.alarm_from_row(r, _time) if r else None
 
     async def episodes(self, scope: Scope, alarm_id: int) -> list[ab.Episode]:
         args: list[Any] = [alarm_id]
         rows = await self.pool.fetch(
             "SELECT e.key, e.phase, e.start_time, e.end_time, e.details FROM alarm_episodes e "
-            f"JOIN alarms a ON a.id = e.alarm_id WHERE e.alarm_id = $1 AND {_scoped(scope, 'a.org_id', args)} "
+            f"JOIN alarms a ON a.id = e.alarm_id WHERE e.alarm_id = $1 AND {_scope_sql(scope, 'a.org_id', args)} "
             'ORDER BY e.start_time, e.key COLLATE "C"', *args)
         return [logic.episode_from_row(r, _time) for r in rows]
 
     async def handle_alarm(self, scope: Scope, handling: AlarmHandling) -> AlarmChange | None:
         h = handling
         args: list[Any] = [h.alarm_id]
-        where = _scoped(scope, "org_id", args)
+        where = _scope_sql(scope, "org_id", args)
 
         async def run(conn: asyncpg.Connection) -> AlarmChange | None:
             # Locked before the lifecycle is decided: the engine or another person may be changing it.
@@ -421,7 +414,7 @@ class PostgresAlarmStore(AlarmStore):
         rows = await self.pool.fetch(
             "SELECT h.id, h.alarm_id, h.action, h.username, h.at, h.text, h.deadline, h.command_id "
             f"FROM alarm_handling h JOIN alarms a ON a.id = h.alarm_id WHERE h.alarm_id = $1 AND "
-            f"{_scoped(scope, 'a.org_id', args)} ORDER BY h.at, h.id", *args)
+            f"{_scope_sql(scope, 'a.org_id', args)} ORDER BY h.at, h.id", *args)
         return [logic.handling_from_row(r, _time) for r in rows]
 
     async def alarm_counts(self, scope: Scope, group_by: GroupBy, flt: AlarmFilter,
@@ -504,13 +497,13 @@ class PostgresAlarmStore(AlarmStore):
     async def get_command(self, scope: Scope, command_id: int) -> Command | None:
         args: list[Any] = [command_id]
         r = await self.pool.fetchrow(f"SELECT {_COMMAND_COLS} FROM commands WHERE id = $1 AND "
-                                     f"{_scoped(scope, 'org_id', args)}", *args)
+                                     f"{_scope_sql(scope, 'org_id', args)}", *args)
         return logic.command_from_row(r, _time) if r else None
 
     async def list_commands(self, scope: Scope, vehicle_id: int, limit: int = 50) -> list[Command]:
         args: list[Any] = [vehicle_id, limit]
         rows = await self.pool.fetch(f"SELECT {_COMMAND_COLS} FROM commands WHERE vehicle_id = $1 AND "
-                                     f"{_scoped(scope, 'org_id', args)} ORDER BY id DESC LIMIT $2", *args)
+                                     f"{_scope_sql(scope, 'org_id', args)} ORDER BY id DESC LIMIT $2", *args)
         return [logic.command_from_row(r, _time) for r in rows]
 
     # -- notifications
@@ -523,14 +516,14 @@ class PostgresAlarmStore(AlarmStore):
 
     async def list_webhooks(self, scope: Scope) -> list[ab.Webhook]:
         args: list[Any] = []
-        rows = await self.pool.fetch(f"SELECT {_HOOK_COLS} FROM webhooks WHERE {_scoped(scope, 'org_id', args)} "
+        rows = await self.pool.fetch(f"SELECT {_HOOK_COLS} FROM webhooks WHERE {_scope_sql(scope, 'org_id', args)} "
                                      "ORDER BY id", *args)
         return [logic.hook_from_row(r, _time) for r in rows]
 
     async def get_webhook(self, scope: Scope, webhook_id: int) -> ab.Webhook | None:
         args: list[Any] = [webhook_id]
         r = await self.pool.fetchrow(f"SELECT {_HOOK_COLS} FROM webhooks WHERE id = $1 AND "
-                                     f"{_scoped(scope, 'org_id', args)}", *args)
+                                     f"{_scope_sql(scope, 'org_id', args)}", *args)
         return logic.hook_from_row(r, _time) if r else None
 
     async def update_webhook(self, scope: Scope, hook: ab.Webhook) -> bool:
@@ -539,12 +532,12 @@ class PostgresAlarmStore(AlarmStore):
             return False
         args: list[Any] = [h.org_id, h.name, h.url, h.secret, h.enabled, h.id]
         status = await self.pool.execute("UPDATE webhooks SET org_id = $1, name = $2, url = $3, secret = $4, "
-                                         f"enabled = $5 WHERE id = $6 AND {_scoped(scope, 'org_id', args)}", *args)
+                                         f"enabled = $5 WHERE id = $6 AND {_scope_sql(scope, 'org_id', args)}", *args)
         return _count(status) > 0
 
     async def delete_webhook(self, scope: Scope, webhook_id: int) -> bool:
         args: list[Any] = [webhook_id]
-        status = await self.pool.execute(f"DELETE FROM webhooks WHERE id = $1 AND {_scoped(scope, 'org_id', args)}",
+        status = await self.pool.execute(f"DELETE FROM webhooks WHERE id = $1 AND {_scope_sql(scope, 'org_id', args)}",
                                          *args)
         return _count(status) > 0
 
@@ -559,13 +552,13 @@ class PostgresAlarmStore(AlarmStore):
     async def list_rules(self, scope: Scope) -> list[ab.NotificationRule]:
         args: list[Any] = []
         rows = await self.pool.fetch(f"SELECT {_RULE_COLS} FROM notification_rules WHERE "
-                                     f"{_scoped(scope, 'org_id', args, with_global=True)} ORDER BY id", *args)
+                                     f"{_scope_sql(scope, 'org_id', args, with_global=True)} ORDER BY id", *args)
         return [logic.rule_from_row(r, _time) for r in rows]
 
     async def get_rule(self, scope: Scope, rule_id: int) -> ab.NotificationRule | None:
         args: list[Any] = [rule_id]
         r = await self.pool.fetchrow(f"SELECT {_RULE_COLS} FROM notification_rules WHERE id = $1 AND "
-                                     f"{_scoped(scope, 'org_id', args, with_global=True)}", *args)
+                                     f"{_scope_sql(scope, 'org_id', args, with_global=True)}", *args)
         return logic.rule_from_row(r, _time) if r else None
 
     async def update_rule(self, scope: Scope, rule: ab.NotificationRule) -> bool:
@@ -576,13 +569,13 @@ class PostgresAlarmStore(AlarmStore):
                            r.enabled, r.id]
         status = await self.pool.execute(
             "UPDATE notification_rules SET org_id = $1, name = $2, alarm_types = $3, min_severity = $4, "
-            f"channel = $5, webhook_id = $6, enabled = $7 WHERE id = $8 AND {_scoped(scope, 'org_id', args)}", *args)
+            f"channel = $5, webhook_id = $6, enabled = $7 WHERE id = $8 AND {_scope_sql(scope, 'org_id', args)}", *args)
         return _count(status) > 0
 
     async def delete_rule(self, scope: Scope, rule_id: int) -> bool:
         args: list[Any] = [rule_id]
         status = await self.pool.execute(
-            f"DELETE FROM notification_rules WHERE id = $1 AND {_scoped(scope, 'org_id', args)}", *args)
+            f"DELETE FROM notification_rules WHERE id = $1 AND {_scope_sql(scope, 'org_id', args)}", *args)
         return _count(status) > 0
 
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[tuple[ab.Delivery, ab.Webhook]]:
@@ -606,7 +599,7 @@ class PostgresAlarmStore(AlarmStore):
         cols = logic.qualified(_DELIVERY_COLS, "d")
         args: list[Any] = [webhook_id, limit]
         rows = await self.pool.fetch(f"SELECT {cols} FROM webhook_deliveries d JOIN webhooks h ON h.id = d.webhook_id "
-                                     f"WHERE d.webhook_id = $1 AND {_scoped(scope, 'h.org_id', args)} "
+                                     f"WHERE d.webhook_id = $1 AND {_scope_sql(scope, 'h.org_id', args)} "
                                      "ORDER BY d.id DESC LIMIT $2", *args)
         return [logic.delivery_from_row(r, _time) for r in rows]
 
@@ -635,7 +628,7 @@ class PostgresAlarmStore(AlarmStore):
     async def list_definitions(self, kind: DefinitionKind, scope: Scope, *, enabled_only: bool = False
                                ) -> list[ab.Definition]:
         args: list[Any] = []
-        where = _scoped(scope, "org_id", args, with_global=True)
+        where = _scope_sql(scope, "org_id", args, with_global=True)
         rows = await self.pool.fetch(f"{self._def_select(kind)} AND {where}{' AND enabled' if enabled_only else ''} "
                                      "ORDER BY id", *args)
         return [logic.definition_from_row(r, _time) for r in rows]
@@ -643,7 +636,7 @@ class PostgresAlarmStore(AlarmStore):
     async def get_definition(self, kind: DefinitionKind, scope: Scope, def_id: int) -> ab.Definition | None:
         args: list[Any] = [def_id]
         r = await self.pool.fetchrow(f"{self._def_select(kind)} AND id = $1 AND "
-                                     f"{_scoped(scope, 'org_id', args, with_global=True)}", *args)
+                                     f"{_scope_sql(scope, 'org_id', args, with_global=True)}", *args)
         return logic.definition_from_row(r, _time) if r else None
 
     async def update_definition(self, kind: DefinitionKind, scope: Scope, d: ab.Definition) -> bool:
@@ -657,13 +650,13 @@ class PostgresAlarmStore(AlarmStore):
             args += [d.kind, fence_wkb(d.kind, d.spec)]
             sets += ", kind = $8, geom = ST_GeomFromWKB($9, 4326)"
         status = await self.pool.execute(f"UPDATE {table} SET {sets} WHERE id = $7 AND {logic.DEF_WHERE[kind]} AND "
-                                         f"{_scoped(scope, 'org_id', args)}", *args)
+                                         f"{_scope_sql(scope, 'org_id', args)}", *args)
         return _count(status) > 0
 
     async def delete_definition(self, kind: DefinitionKind, scope: Scope, def_id: int) -> bool:
         args: list[Any] = [def_id]
         status = await self.pool.execute(f"DELETE FROM {logic.DEF_TABLES[kind]} WHERE id = $1 AND "
-                                         f"{logic.DEF_WHERE[kind]} AND {_scoped(scope, 'org_id', args)}", *args)
+                                         f"{logic.DEF_WHERE[kind]} AND {_scope_sql(scope, 'org_id', args)}", *args)
         return _count(status) > 0
 
     async def definitions_version(self) -> str:
@@ -674,7 +667,7 @@ class PostgresAlarmStore(AlarmStore):
         holds the point, by their PostGIS geometry (GiST index). Not in the base
         interface: the engine tests fences itself; this is for queries and tools."""
         args: list[Any] = [lon, lat]
-        where = _scoped(scope, "org_id", args, with_global=True)
+        where = _scope_sql(scope, "org_id", args, with_global=True)
         rows = await self.pool.fetch(
             "SELECT id FROM geofences WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) "
             f"AND {where}{' AND enabled' if enabled_only else ''} ORDER BY id", *args)
@@ -715,14 +708,14 @@ class PostgresAlarmStore(AlarmStore):
         cols = logic.qualified(_ATT_COLS, "t")
         args: list[Any] = [alarm_id]
         rows = await self.pool.fetch(f"SELECT {cols} FROM attachments t JOIN alarms a ON a.id = t.alarm_id "
-                                     f"WHERE t.alarm_id = $1 AND {_scoped(scope, 'a.org_id', args)} ORDER BY t.id",
+                                     f"WHERE t.alarm_id = $1 AND {_scope_sql(scope, 'a.org_id', args)} ORDER BY t.id",
                                      *args)
         return [logic.attachment_from_row(r, _time) for r in rows]
 
     async def get_attachment(self, scope: Scope, attachment_id: int) -> ab.Attachment | None:
         args: list[Any] = [attachment_id]
         r = await self.pool.fetchrow(f"SELECT {_ATT_COLS} FROM attachments WHERE id = $1 AND "
-                                     f"{_scoped(scope, 'org_id', args)}", *args)
+                                     f"{_scope_sql(scope, 'org_id', args)}", *args)
         return logic.attachment_from_row(r, _time) if r else None
 
     # -- retention

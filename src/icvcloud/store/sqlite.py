@@ -91,13 +91,16 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _scope_sql(scope: Scope, column: str) -> tuple[str, list[Any]]:
+def _scope_sql(scope: Scope, column: str, *, with_global: bool = False) -> tuple[str, list[Any]]:
+    """A condition for ``scope`` on ``column`` and its parameters; ``with_global``:
+    rows of no organisation (global definitions) match too."""
     if scope.org_ids is None:
         return "1", []
     if not scope.org_ids:
-        return "0", []
+        return (f"(0 OR {column} IS NULL)" if with_global else "0"), []
     ids = sorted(scope.org_ids)
-    return f"{column} IN ({', '.join('?' * len(ids))})", ids
+    cond = f"{column} IN ({', '.join('?' * len(ids))})"
+    return (f"({cond} OR {column} IS NULL)" if with_global else cond), ids
 
 
 # One encoder for every row: json.dumps with options builds a new one per call.

@@ -63,7 +63,7 @@ from .alarms_base import (
     Webhook,
 )
 from .base import Scope
-from .sqlite import SqliteStore, from_us, to_us
+from .sqlite import SqliteStore, _scope_sql, from_us, to_us
 
 T = TypeVar("T")
 
@@ -114,16 +114,6 @@ def _delivery(r: Sequence[Any]) -> Delivery:
 
 def _attachment(r: Sequence[Any]) -> Attachment:
     return attachment_from_row(r, from_us)
-
-
-def _scope_sql(scope: Scope, column: str, *, with_global: bool = False) -> tuple[str, list[Any]]:
-    glob = f" OR {column} IS NULL" if with_global else ""
-    if scope.org_ids is None:
-        return "1", []
-    if not scope.org_ids:
-        return f"(0{glob})", []
-    ids = sorted(scope.org_ids)
-    return f"({column} IN ({', '.join('?' * len(ids))}){glob})", ids
 
 
 class _Tx:
