@@ -15,7 +15,7 @@ from icvcloud.store.postgres import PostgresStore
 from tests.services import drop_schema, nats_cluster, postgis, unique
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def nats_servers() -> list[str]:
     return nats_cluster()
 

@@ -64,10 +64,9 @@ class AlarmRuntime:
         self.stats = AlarmStats()
         self.consumer = AlarmConsumer(
             log_, store, self.alarms, self.rules, rule_engine.vehicle_context, self.feed,
-            AlarmSettings(merge_window_s=a.merge_window_s, checkpoint_s=a.checkpoint_s, tick_s=a.tick_s),
+            AlarmSettings.from_config(a),
             self.stats)
-        self.webhooks = WebhookDeliverer(self.alarms, WebhookSettings(
-            timeout_s=a.webhook_timeout_s, max_attempts=a.webhook_max_attempts, backoff_s=a.webhook_backoff_s))
+        self.webhooks = WebhookDeliverer(self.alarms, WebhookSettings.from_config(a))
         self.consumer.on_changes.append(lambda _changes: self.webhooks.wake())
         self.attachment_sink = StoreAttachmentSink(self.alarms, store, cfg.data_dir)
         self._tasks: list[asyncio.Task[Any]] = []

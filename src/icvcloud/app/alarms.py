@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from icvcloud.alarm_feed import AlarmFeed, feed_message
+from icvcloud.config import AlarmsConfig
 from icvcloud.gateways.jt808.log_messages import LogMessages
 from icvcloud.gateways.jt808.records import positions_from
 from icvcloud.log.base import Log, LogRecord
@@ -119,6 +120,10 @@ class AlarmSettings:
     offset_commit_s: float = 1.0
     #: Alarm events waiting for the store before the engine waits for it too.
     max_queued_events: int = 20_000
+
+    @classmethod
+    def from_config(cls, a: AlarmsConfig) -> AlarmSettings:
+        return cls(merge_window_s=a.merge_window_s, checkpoint_s=a.checkpoint_s, tick_s=a.tick_s)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from icvcloud.config import AlarmsConfig
 from icvcloud.store.alarms_base import AlarmStore, Delivery, Webhook
 
 log = logging.getLogger("icvcloud.webhooks")
@@ -59,6 +60,10 @@ class WebhookSettings:
     backoff_s: float = 5.0
     max_backoff_s: float = 3600.0
     concurrency: int = 8
+
+    @classmethod
+    def from_config(cls, a: AlarmsConfig) -> WebhookSettings:
+        return cls(timeout_s=a.webhook_timeout_s, max_attempts=a.webhook_max_attempts, backoff_s=a.webhook_backoff_s)
 
 
 def backoff(attempts: int, settings: WebhookSettings, rng: random.Random) -> float:

@@ -117,8 +117,7 @@ class Worker:
             a = self.cfg.alarms
             consumer = AlarmConsumer(
                 self.log.partition(p, ALARM_GROUP), self.store, self.alarms, self.rules, rule_engine.vehicle_context,
-                self.feed, AlarmSettings(merge_window_s=a.merge_window_s, checkpoint_s=a.checkpoint_s,
-                                         tick_s=a.tick_s), AlarmStats(), consumer=f"{ALARM_GROUP}.p{p}")
+                self.feed, AlarmSettings.from_config(a), AlarmStats(), consumer=f"{ALARM_GROUP}.p{p}")
             consumer.on_changes.append(self._wake_webhooks)
             self.alarm_consumers[p] = (consumer, asyncio.create_task(consumer.run(), name=f"alarms-p{p}"))
             if self.feed is not None:
@@ -165,8 +164,7 @@ class Worker:
         """Work for one worker of all: the holder of partition 0."""
         assert self.alarms is not None
         a = self.cfg.alarms
-        self._webhooks = WebhookDeliverer(self.alarms, WebhookSettings(
-            timeout_s=a.webhook_timeout_s, max_attempts=a.webhook_max_attempts, backoff_s=a.webhook_backoff_s))
+        self._webhooks = WebhookDeliverer(self.alarms, WebhookSettings.from_config(a))
         self._duties = [asyncio.create_task(self._webhooks.run(), name="webhooks"),
                         asyncio.create_task(self._expire_commands(), name="command-expiry"),
                         asyncio.create_task(self._prune_alarms(), name="alarm-retention")]
