@@ -71,7 +71,6 @@ def _login(base: str) -> str:
 async def _provision(data_dir: Path, vehicles: int, seed: int) -> None:
     """The demo's organisations, admin user and the fleet's vehicles (types, plates,
     companies), as `icv demo` provisions them."""
-    import types
 
     from icvcloud.app.run import provision_demo
     from icvcloud.sim import Fleet
@@ -81,7 +80,7 @@ async def _provision(data_dir: Path, vehicles: int, seed: int) -> None:
     store = SqliteStore(data_dir / "store.db")
     await store.open()
     try:
-        await provision_demo(types.SimpleNamespace(store=store), Fleet(vehicles=vehicles, seed=seed))  # type: ignore[arg-type]
+        await provision_demo(store, Fleet(vehicles=vehicles, seed=seed))
     finally:
         await store.close()
 

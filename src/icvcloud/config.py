@@ -156,6 +156,25 @@ class HazmatConfig:
     expiring_within_days: int = 30
     #: The longest planned trip a waybill may cover.
     max_trip_days: float = 7.0
+    #: Full-trip monitoring (runs in the alarm consumer; needs [alarms] enabled).
+    monitor: bool = True
+    #: Outside the approved corridor this long (s) is a route deviation.
+    deviation_after_s: float = 120.0
+    #: Inside the unloading site this long (h) completes a trip that never leaves it (0: never).
+    complete_after_h: float = 4.0
+    #: Whether a waybill's escort must check in (IC card 0x0702 or manual) before transit.
+    escort_check: bool = True
+    #: In transit this long (s) without the escort checked in is a finding.
+    escort_grace_s: float = 300.0
+    #: A hazmat vehicle moving this long (s) without a covering waybill is a finding (0: off).
+    no_waybill_after_s: float = 300.0
+    #: "always": any movement counts for the no-waybill finding; "status": only while the
+    #: terminal's load status bits (8–9) say loaded.
+    loaded_from: str = "always"
+    #: A waybill covers its vehicle from this long (h) before its departure window ...
+    cover_before_h: float = 1.0
+    #: ... to this long (h) after its arrival window or completion (the empty return).
+    cover_after_h: float = 12.0
 
 
 @dataclass

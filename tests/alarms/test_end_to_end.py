@@ -4,12 +4,13 @@ attachment server, API with its WebSocket) and scale-out (gateway, worker and AP
 processes over the NATS cluster and PostgreSQL) — driven by the simulator's JT/T
 808 terminal over real sockets:
 
-a hazmat tanker (scripted device times, a report a minute) overspeeds, leaves its
-assigned route, enters a zone forbidden to it, drives 4 h 30 min without a rest,
-raises ADAS and DSM alarms with evidence files, and goes offline. Every alarm must
-reach the WebSocket as new exactly once and the store exactly once; an operator
-then sends the driver a text through the API, the terminal answers 0x0001, and the
-command, the handling and the evidence are on record (the evidence files in the
+a hazmat tanker (scripted device times, a report a minute) with no e-waybill
+(hazmat trip monitoring flags it) overspeeds, leaves its assigned route, enters a
+zone forbidden to it, drives 4 h 30 min without a rest, raises ADAS and DSM
+alarms with evidence files, and goes offline. Every alarm must reach the WebSocket
+as new exactly once and the store exactly once; an operator then sends the driver
+a text through the API, the terminal answers 0x0001, and the command, the handling
+and the evidence are on record (the evidence files in the
 embedded mode: the scale-out mode has no attachment server yet).
 """
 
@@ -20,7 +21,6 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,61 +30,23 @@ import pytest
 from argon2 import PasswordHasher
 from websockets.asyncio.client import connect
 
-from icvcloud import config
 from icvcloud.api import issue_token
-from icvcloud.app.platform import Platform
 from icvcloud.model import Vehicle
 from icvcloud.sim.attachments import ActiveSafetyTerminal
 from icvcloud.sim.terminal import ONLINE, VirtualTerminal
-from icvcloud.store.base import Store
-from icvcloud.store.postgres import PostgresStore
-from tests.scaleout.deployment import Deployment
-from tests.services import nats_cluster, postgis
+from tests.sites import MODES, Site, open_site
 from tests.terminals import Source, until
 
 PHONE = "13900000001"
 EXPECTED = {"overspeed", "route.deviation", "fence.forbidden", "fatigue.continuous", "adas.forward_collision",
-            "dsm.fatigue", "offline"}
+            "dsm.fatigue", "offline", "hazmat.no_waybill"}
 
 
-@dataclass
-class Site:
-    mode: str
-    store: Store
-    api_port: int
-    jt808_port: int
-
-
-@pytest.fixture(params=["embedded", "scaleout"])
+@pytest.fixture(params=MODES)
 async def site(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Site]:
-    if request.param == "embedded":
-        cfg = config.load(env={
-            "ICV__STORAGE__DATA_DIR": str(tmp_path / "data"),
-            "ICV__JT808__HOST": "127.0.0.1", "ICV__JT808__PORT": "0",
-            "ICV__API__HOST": "127.0.0.1", "ICV__API__PORT": "0",
-            "ICV__ATTACHMENTS__HOST": "127.0.0.1", "ICV__ATTACHMENTS__PORT": "0",
-            "ICV__ALARMS__TICK_S": "0.2", "ICV__LOGGING__LEVEL": "WARNING",
-        })
-        p = Platform(cfg)
-        await p.start()
-        try:
-            yield Site("embedded", p.store, p.api_port, p.jt808_port)
-        finally:
-            await p.stop()
-        return
-    d = Deployment(nats_cluster(), postgis(), tmp_path, partitions=4,
-                   settings={"ICV__ALARMS__ENABLED": "true", "ICV__ALARMS__TICK_S": "0.2"})
-    store = PostgresStore(postgis(), schema=d.name)
-    try:
-        await store.open()  # migrates the deployment's schema (the processes find it done)
-        jt808_port = d.start_gateway()
-        d.start_worker()
-        api_port = d.start_api()
-        await d.wait_owned()
-        yield Site("scaleout", store, api_port, jt808_port)
-    finally:
-        await store.close()
-        await d.cleanup()
+    async with open_site(request.param, tmp_path, {"ICV__ALARMS__TICK_S": "0.2"}, embedded={
+            "ICV__ATTACHMENTS__HOST": "127.0.0.1", "ICV__ATTACHMENTS__PORT": "0"}) as s:
+        yield s
 
 
 class Clock:

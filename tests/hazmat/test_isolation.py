@@ -5,9 +5,10 @@ enterprises under it; regulators read but do not edit."""
 
 from __future__ import annotations
 
+from icvcloud.model.hazmat import TripStateChange
 from icvcloud.store.base import Scope
 
-from .conftest import Hz, waybill_json
+from .conftest import NOW, Hz, waybill_json
 
 
 def ids(items: list[dict[str, object]], key: str = "id") -> set[object]:
@@ -161,3 +162,33 @@ async def test_regulators_read_but_do_not_edit(hzw: Hz) -> None:
     # An administrator may.
     r = await hzw.send("admin", "POST", f"/hazmat/waybills/{b.waybill}/cancel", cancel)
     assert r.status_code == 200 and r.json()["state"] == "cancelled" and r.json()["cancelled_by"] == "admin"
+
+
+async def test_trips_checkins_and_dashboard(hzw: Hz) -> None:
+    a, b = hzw.a, hzw.b
+    await hzw.hz.apply_trip_changes([TripStateChange(a.waybill, "loading", "planned", NOW, "report"),
+                                     TripStateChange(b.waybill, "loading", "planned", NOW, "report")])
+    trip = await hzw.get("a_viewer", f"/hazmat/waybills/{a.waybill}/trip")
+    assert trip.status_code == 200 and [h["state"] for h in trip.json()["history"]] == ["loading"]
+    for user in ("a_viewer", "a_op", "dist_a"):
+        assert (await hzw.get(user, f"/hazmat/waybills/{b.waybill}/trip")).status_code == 404, user
+    # Check-ins: another enterprise's waybill does not exist; a regulator may not check anyone in;
+    # only the waybill's own escort can be checked in as its escort.
+    body = {"person_id": b.escort, "role": "escort"}
+    assert (await hzw.send("a_op", "POST", f"/hazmat/waybills/{b.waybill}/checkins", body)).status_code == 404
+    own = {"person_id": a.escort, "role": "escort"}
+    assert (await hzw.send("dist_a_op", "POST", f"/hazmat/waybills/{a.waybill}/checkins", own)).status_code == 403
+    assert (await hzw.send("a_viewer", "POST", f"/hazmat/waybills/{a.waybill}/checkins", own)).status_code == 403
+    wrong = {"person_id": a.driver, "role": "escort"}
+    assert (await hzw.send("a_op", "POST", f"/hazmat/waybills/{a.waybill}/checkins", wrong)).status_code == 422
+    made = await hzw.send("a_op", "POST", f"/hazmat/waybills/{a.waybill}/checkins", own)
+    assert made.status_code == 201 and made.json()["person_id"] == a.escort
+    assert [c["id"] for c in (await hzw.get("a_viewer", f"/hazmat/waybills/{a.waybill}/trip")).json()["checkins"]] \
+        == [made.json()["id"]]
+    assert await hzw.hz.list_checkins(Scope.all(), b.waybill) == []
+    # The dashboard counts only the caller's jurisdiction.
+    dash_a = (await hzw.get("a_viewer", "/hazmat/dashboard")).json()
+    assert dash_a["trips"]["loading"] == 1 and dash_a["vehicles"]["total"] == 2
+    assert (await hzw.get("dist_a", "/hazmat/dashboard")).json()["trips"]["loading"] == 1
+    bureau = (await hzw.get("bureau", "/hazmat/dashboard")).json()
+    assert bureau["trips"]["loading"] == 2 and bureau["vehicles"]["total"] == 4

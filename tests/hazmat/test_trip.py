@@ -17,8 +17,9 @@ DEG_PER_100M_LAT = 100 / 111_195.0
 
 
 def waybill(**over: object) -> Waybill:
+    """Without an escort unless asked: the escort rule has tests of its own."""
     d: dict[str, object] = dict(
-        id=42, org_id=3, shipper="S", consignee="C", vehicle_id=7, driver_id=1, escort_id=2,
+        id=42, org_id=3, shipper="S", consignee="C", vehicle_id=7, driver_id=1, escort_id=None,
         cargo=[CargoLine("1203", "GASOLINE", "3", "II", 10.0, "t")],
         origin=Site("depot", {"kind": "circle", "center": list(ORIGIN), "radius_m": 300}),
         destination=Site("station", {"kind": "polygon", "points": [
@@ -103,14 +104,18 @@ def test_deviation_out_and_back_gives_one_finding_per_episode() -> None:
     fs = run(trip, [on_route(1300, 0.2, 0), on_route(1310, 0.21, 300), on_route(1400, 0.22, 350),
                     on_route(1450, 0.23, 400), on_route(1500, 0.24, 300), on_route(1510, 0.25, 20)])
     devs = kinds(fs, "route_deviation")
-    assert len(devs) == 1
+    assert [d.phase for d in devs] == ["start", "end"]
     assert devs[0].t == at(1310)  # the episode's start: the first report outside
     assert devs[0].details["detected_at"] == at(1450).isoformat()
     assert 390 < devs[0].details["distance_m"] < 410
-    # Out again: a new episode, a second finding.
+    assert (devs[1].t, devs[1].end) == (at(1310), at(1510))  # back inside at 1510: the same episode ends
+    # Out again: a new episode, a second finding; reaching the station ends it.
     fs = run(trip, [on_route(1600, 0.3, 500), on_route(1700, 0.31, 500), on_route(1800, 0.32, 500)])
     devs = kinds(fs, "route_deviation")
-    assert [d.t for d in devs] == [at(1600)]
+    assert [(d.t, d.phase) for d in devs] == [(at(1600), "start")]
+    fs = trip.report(Fix(at(3600), 118.0995, LAT, 10.0))
+    assert [(f.kind, f.phase, f.t, f.end) for f in fs][:1] == [("route_deviation", "end", at(1600), at(3600))]
+    assert changes(fs) == [("unloading", at(3600))]
 
 
 def test_deviation_shorter_than_grace_gives_nothing() -> None:
@@ -180,7 +185,8 @@ def test_state_round_trip_mid_trip_gives_identical_outputs() -> None:
             on_route(1450, 0.18, 0), *SCRIPT[5:]]
     wb = waybill(arrival_until=at(2000))
     whole = run(Trip(wb), full)
-    assert [f.kind for f in whole if f.kind != "state_changed"] == ["route_deviation", "arrival_overdue"]
+    assert [(f.kind, f.phase) for f in whole if f.kind != "state_changed"] == [
+        ("route_deviation", "start"), ("route_deviation", "end"), ("arrival_overdue", "instant")]
     assert kinds(whole, "route_deviation")[0].t == at(1250)
     for cut in range(1, len(full)):
         a = Trip(wb)
@@ -192,3 +198,45 @@ def test_state_round_trip_mid_trip_gives_identical_outputs() -> None:
         assert out_a == out_b
         assert before + out_b == whole
         assert a.state.to_dict() == b.state.to_dict()
+
+
+# -- escort presence
+
+def test_escort_never_checked_in_is_absent_from_departure_until_unloading() -> None:
+    trip = Trip(waybill(escort_id=2))
+    fs = run(trip, SCRIPT)
+    esc = kinds(fs, "escort_absent")
+    # In transit at 1210; the report at 1500 is within the 300 s grace, the one at 2500 is not.
+    assert [(f.phase, f.t, f.end) for f in esc] == [("start", at(1210), None), ("end", at(1210), at(3600))]
+    assert esc[0].details["escort_id"] == 2
+
+
+def test_escort_checked_in_before_departure_is_no_finding() -> None:
+    trip = Trip(waybill(escort_id=2))
+    assert trip.presence(at(-1800), True) == []  # card read half an hour before the window
+    assert kinds(run(trip, SCRIPT), "escort_absent") == []
+    # A check-in from an earlier trip (more than checkin_lead_s before the window) does not count.
+    trip2 = Trip(waybill(escort_id=2))
+    trip2.presence(at(-13 * 3600), True)
+    assert len(kinds(run(trip2, SCRIPT), "escort_absent")) == 2
+
+
+def test_escort_card_removed_in_transit_counts_after_the_grace() -> None:
+    trip = Trip(waybill(escort_id=2))
+    trip.presence(at(30), True)
+    run(trip, SCRIPT[:6])  # in transit since 1210, report at 1500
+    trip.presence(at(1600), False)  # card pulled
+    assert trip.report(on_route(1800, 0.4)) == []  # absent 200 s: within the grace
+    fs = trip.report(on_route(1900, 0.45))
+    assert [(f.kind, f.phase, f.t) for f in fs] == [("escort_absent", "start", at(1600))]
+    assert fs[0].details["card_removed"] is True
+    # Back in at 2000 (learnt late, after a report at 2100): the episode ends at 2000.
+    assert trip.report(on_route(2100, 0.5)) == []
+    fs = trip.presence(at(2000), True)
+    assert [(f.kind, f.phase, f.t, f.end) for f in fs] == [("escort_absent", "end", at(1600), at(2000))]
+    assert kinds(run(trip, SCRIPT[6:]), "escort_absent") == []
+
+
+def test_escort_rule_off_by_configuration() -> None:
+    trip = Trip(waybill(escort_id=2), TripConfig(escort_check=False))
+    assert kinds(run(trip, SCRIPT), "escort_absent") == []

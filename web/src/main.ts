@@ -6,6 +6,7 @@ import "./styles.css";
 import { setWorkerUrl, type Map as MapLibreMap } from "maplibre-gl";
 import workerUrl from "maplibre-gl/dist/maplibre-gl-worker.mjs?url";
 import { installAlarmConsole } from "./alarms";
+import { installHazmatConsole } from "./hazmat";
 import { Api } from "./api";
 import { Fleet } from "./fleet";
 import { displayFor, type Display } from "./geo/display";
@@ -61,6 +62,7 @@ function expired(): void {
 
 function teardown(): void {
   window.icvAlarms?.close();
+  window.icvHazmat?.close();
   handle?.live.close();
   handle?.map.remove();
   handle = null;
@@ -184,6 +186,7 @@ async function start(me: Me): Promise<void> {
   handle = { map, fleet, live, vehicles, list, detail, playback, perf, display, me, select, registryLoaded: false };
   window.icvConsole = handle;
   installAlarmConsole({ api, map, display, me, orgs, orgName: (id) => list.orgName(id) });
+  installHazmatConsole({ api, me, orgs, cfg, roads, districts, display, liveMap: map, orgName: (id) => list.orgName(id) });
   renderLegend();
   onLangChange((lang) => {
     relabel(map, lang);

@@ -10,7 +10,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
 from .schemas import MAX_ID, TrackPoint
 
-Category = Literal["driving", "fence", "terminal", "active_safety", "data_quality", "connectivity"]
+Category = Literal["driving", "fence", "terminal", "active_safety", "data_quality", "connectivity", "hazmat"]
 AlarmStateName = Literal["open", "acknowledged", "handled"]
 SeverityNumber = Field(ge=0, le=4, description="0 info, 1 low, 2 medium, 3 high, 4 critical")
 #: Alarm types are dotted words ("fatigue.continuous", "adas.fcw").

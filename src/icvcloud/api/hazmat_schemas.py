@@ -153,7 +153,9 @@ class WaybillOut(BaseModel):
     id: int
     org_id: int
     number: str
-    state: str = Field(description="planned, cancelled (the trip's states come with trip monitoring)")
+    state: str = Field(description="planned (issued), the trip's loading, in_transit, unloading, completed (from the "
+                                   "vehicle's reports), or cancelled")
+    state_at: datetime | None = Field(None, description="When the current state was entered (device time)")
     shipper: str
     consignee: str
     vehicle_id: int

@@ -30,6 +30,12 @@ class HazmatServices:
     expiring_within_days: int = DEFAULT_WINDOW_DAYS
     un: Callable[[], UnTable] = un_table
     clock: Callable[[], datetime] = _now
+    #: Tells the trip monitors that waybills changed (None: they notice at their next poll).
+    changed: Callable[[], None] | None = None
+
+    def waybills_changed(self) -> None:
+        if self.changed is not None:
+            self.changed()
 
 
 def hazmat_services(services: ApiServices) -> HazmatServices:

@@ -73,7 +73,8 @@ def site(s: SiteIO) -> Site:
 
 def waybill_out(w: Waybill) -> WaybillOut:
     return WaybillOut(
-        id=w.id, org_id=w.org_id, number=w.number, state=w.state, shipper=w.shipper, consignee=w.consignee,
+        id=w.id, org_id=w.org_id, number=w.number, state=w.state, state_at=w.state_at, shipper=w.shipper,
+        consignee=w.consignee,
         vehicle_id=w.vehicle_id, driver_id=w.driver_id, escort_id=w.escort_id,
         cargo=[CargoLineOut(un_number=c.un_number, name=c.name, hazard_class=c.hazard_class,
                             packing_group=c.packing_group,  # type: ignore[arg-type]

@@ -33,7 +33,8 @@ _WRITE: dict[int | str, dict[str, Any]] = {**_READ, 403: {"model": Error, "descr
 @router.get("/waybills", summary="Waybills the caller sees, newest planned departure first", responses=_READ)
 async def list_waybills(
         caller: Viewer, services: Services,
-        state: Annotated[str | None, Query(pattern=r"^(planned|cancelled)$")] = None,
+        state: Annotated[str | None, Query(pattern=r"^(planned|loading|in_transit|unloading|completed|cancelled)$")]
+        = None,
         org_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Carrier")] = None,
         vehicle_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
         person_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="As driver or escort")] = None,
@@ -91,6 +92,7 @@ async def create_waybill(req: WaybillIn, caller: Operator, services: Services) -
         raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from None
     if wid is None:
         raise not_found(f"organisation {org}")
+    h.waybills_changed()
     return await get_waybill(wid, caller, services)
 
 
@@ -113,4 +115,5 @@ async def cancel_waybill(waybill_id: WaybillId, req: CancelIn, caller: Operator,
         raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from None
     if w is None:
         raise refused(await h.store.get_waybill(caller.scope, waybill_id) is not None, f"waybill {waybill_id}")
+    h.waybills_changed()
     return waybill_out(w)

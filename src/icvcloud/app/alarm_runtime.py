@@ -32,6 +32,7 @@ from .alarm_attachments import StoreAttachmentSink
 from .alarm_metrics import AlarmCollector
 from .alarms import AlarmConsumer, AlarmSettings, AlarmStats
 from .commands import CommandService
+from .hazmat import trip_rules
 from .notify import WebhookDeliverer, WebhookSettings
 
 log = logging.getLogger("icvcloud.alarms")
@@ -63,7 +64,7 @@ class AlarmRuntime:
         self.rules = rule_engine.RuleSource(cfg)
         self.stats = AlarmStats()
         self.consumer = AlarmConsumer(
-            log_, store, self.alarms, self.rules, rule_engine.vehicle_context, self.feed,
+            log_, store, self.alarms, trip_rules(cfg, store, self.rules), rule_engine.vehicle_context, self.feed,
             AlarmSettings.from_config(a),
             self.stats)
         self.webhooks = WebhookDeliverer(self.alarms, WebhookSettings.from_config(a))

@@ -49,13 +49,16 @@ CONSUMER = "alarms"
 
 #: The messages whose positions the engine evaluates.
 POSITION_MSGS = frozenset({0x0200, 0x0704, 0x0201, 0x0500})
+#: Other messages an engine with a ``message`` method is given (IC card reports).
+OTHER_MSGS = frozenset({0x0702})
+_EVALUATED = POSITION_MSGS | OTHER_MSGS
 
 
 def _may_hold_positions(r: LogRecord) -> bool:
-    """Whether the record is (a packet of) a message with positions, from its header's message ID."""
+    """Whether the record is (a packet of) a message the engine evaluates, from its header's message ID."""
     p = r.payload
     i = 1 if p[:1] == b"\x7e" else 0  # frames are kept with or without their flags
-    return r.kind == "jt808" and int.from_bytes(p[i:i + 2], "big") in POSITION_MSGS
+    return r.kind == "jt808" and int.from_bytes(p[i:i + 2], "big") in _EVALUATED
 
 
 class RuleEngine(Protocol):
@@ -86,7 +89,13 @@ class Definitions:
 
 class EngineFactory(Protocol):
     """Builds the engine from the stored definitions (geofences, routes, rule profiles)
-    and applies changed definitions to a running one (keeping per-vehicle state)."""
+    and applies changed definitions to a running one (keeping per-vehicle state).
+
+    A factory may also have ``async refresh(engine, now)`` (reload other inputs, such
+    as the waybills trip monitoring follows; called with the definitions check) and
+    ``async record(events)`` (store the events of category ``trip``: they are not
+    alarms; called before the alarms of the same write, so a crash between the two
+    replays them — ``record`` must be idempotent)."""
 
     def build(self, defs: Definitions) -> RuleEngine: ...
 
@@ -279,6 +288,11 @@ class AlarmConsumer:
             self.engine_factory.update(self.engine, defs)  # per-vehicle state stays
         self._defs_version = version
 
+    async def _refresh(self) -> None:
+        refresh = getattr(self.engine_factory, "refresh", None)
+        if refresh is not None and self.engine is not None:
+            await refresh(self.engine, self.clock())
+
     # -- running
 
     async def start(self) -> None:
@@ -304,6 +318,7 @@ class AlarmConsumer:
                 self.engine = None
                 await self._reload_if_changed()
         self.offset = self.checkpoint_offset
+        await self._refresh()
         now = time.monotonic()
         self._last_checkpoint = self._last_tick = self._last_defs_poll = now
         log.info("alarm consumer %s: engine checkpoint at log offset %d, events stored up to %d",
@@ -347,6 +362,7 @@ class AlarmConsumer:
         if self._defs_dirty or mono - self._last_defs_poll >= self.settings.definitions_poll_s:
             self._last_defs_poll, self._defs_dirty = mono, False
             await self._reload_if_changed()
+            await self._refresh()
         await self._prefetch_contexts(recs)
         n = max(1, self.settings.chunk)
         for i in range(0, len(recs), n):
@@ -371,19 +387,36 @@ class AlarmConsumer:
         # The receive time of the first report that raised each (vehicle, type) here.
         received: dict[tuple[int, str], int] = {}
         t_engine = 0.0
+        on_message = getattr(engine, "message", None)
         for r in recs:
-            positions = self._positions(r)
-            if not positions:
+            msg = self._message(r)
+            if msg is None:
                 continue
+            if msg.msg_id in POSITION_MSGS:
+                positions = positions_from(msg, datetime.fromtimestamp(r.received_at_us / 1e6, UTC))
+                if not positions:
+                    continue
+            elif on_message is None or msg.msg_id not in OTHER_MSGS:
+                continue
+            else:
+                positions = []
             ctx = await self._context(r.device_id)
             if ctx is None:
                 continue
             replay = r.offset <= self.replay_until
-            for p in positions:
+            if not positions:  # another message the engine takes
+                assert on_message is not None
                 t0 = time.perf_counter()
-                evs = engine.process(ctx, p)
+                found = [on_message(ctx, msg, datetime.fromtimestamp(r.received_at_us / 1e6, UTC))]
                 t_engine += time.perf_counter() - t0
-                self.stats.positions += 1
+            else:
+                found = []
+                for p in positions:
+                    t0 = time.perf_counter()
+                    found.append(engine.process(ctx, p))
+                    t_engine += time.perf_counter() - t0
+                    self.stats.positions += 1
+            for evs in found:
                 if not evs:
                     continue
                 if replay:
@@ -457,7 +490,13 @@ class AlarmConsumer:
             events = [e for w in batch for e in w.events]
             offset = max(self.applied_offset, *(w.offset for w in batch))
             snap = next((w.snapshot for w in reversed(batch) if w.snapshot is not None), None)
+            trips = [e for e in events if e.category == "trip"]
+            if trips:
+                events = [e for e in events if e.category != "trip"]
             try:
+                record = getattr(self.engine_factory, "record", None)
+                if trips and record is not None:
+                    await record(trips)
                 changes = await self.alarms.apply_events(
                     events, self.clock(), merge_window_s=self.settings.merge_window_s, consumer=self.consumer,
                     offset=offset, snapshot=snap[1] if snap else None, snapshot_offset=snap[0] if snap else None)
@@ -517,15 +556,15 @@ class AlarmConsumer:
         self.stats.checkpoint_s = self._checkpoint_cost_s
         return blob
 
-    def _positions(self, r: LogRecord) -> list[Position]:
-        received = datetime.fromtimestamp(r.received_at_us / 1e6, UTC)
+    def _message(self, r: LogRecord) -> jt808.Message | None:
+        """The record's message if it is one the engine evaluates (a sub-packaged one once complete)."""
+        if not _may_hold_positions(r):
+            return None
         try:
             msg = self._messages.message(r)
         except jt808.Jt808Error:
             self.stats.decode_errors += 1  # the store consumer logs these
-            return []
-        if msg is None:
-            return []
-        if msg.msg_id not in POSITION_MSGS:
-            return []
-        return positions_from(msg, received)
+            return None
+        if msg is None or msg.msg_id not in _EVALUATED:
+            return None
+        return msg

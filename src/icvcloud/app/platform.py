@@ -116,7 +116,8 @@ class Platform:
         app = create_app(ApiServices(store=self.store, log=self.log, hub=self.hub, registry=self.registry,
                                      health=self.health,
                                      alarms=self.alarm_runtime.api_services() if self.alarm_runtime else None,
-                                     hazmat=hazmat_services(self.cfg, self.store)),
+                                     hazmat=hazmat_services(self.cfg, self.store, self.alarm_runtime.consumer
+                                                            .definitions_changed if self.alarm_runtime else None)),
                          ConsoleSettings.from_config(self.cfg.console))
         server = embedded_uvicorn(uvicorn.Config(app, host=self.cfg.api.host, port=self.cfg.api.port,
                                                  log_level="warning", lifespan="on", access_log=False))

@@ -39,37 +39,61 @@ def serve(cfg: Config) -> int:
     return run(main)
 
 
+#: (name, kind, parent's name): parents first.
 DEMO_ORGS = (
-    ("淄博市交通运输局", "regulator"),
-    ("淄博鲁中危险品运输有限公司", "enterprise"),
-    ("淄博长途客运集团", "enterprise"),
-    ("淄博公交集团", "enterprise"),
-    ("淄博城市环境卫生服务中心", "enterprise"),
+    ("淄博市交通运输局", "regulator", None),
+    ("临淄区交通运输局", "regulator", "淄博市交通运输局"),
+    ("淄博鲁中危险品运输有限公司", "enterprise", "临淄区交通运输局"),
+    ("齐鲁化工物流有限公司", "enterprise", "临淄区交通运输局"),
+    ("淄博长途客运集团", "enterprise", "淄博市交通运输局"),
+    ("淄博公交集团", "enterprise", "淄博市交通运输局"),
+    ("淄博城市环境卫生服务中心", "enterprise", "淄博市交通运输局"),
 )
-DEMO_ORG_BY_TYPE = {"hazmat_tanker": 1, "hazmat_van": 1, "coach": 2, "bus": 3, "sanitation": 4}
+#: Each vehicle type's operators (hazmat vehicles alternate between the two carriers).
+DEMO_ORG_BY_TYPE: dict[str, tuple[str, ...]] = {
+    "hazmat_tanker": ("淄博鲁中危险品运输有限公司", "齐鲁化工物流有限公司"),
+    "hazmat_van": ("齐鲁化工物流有限公司", "淄博鲁中危险品运输有限公司"),
+    "coach": ("淄博长途客运集团",), "bus": ("淄博公交集团",), "sanitation": ("淄博城市环境卫生服务中心",),
+}
 DEMO_USER, DEMO_PASSWORD = "admin", "icvcloud-demo"
+#: Further demo users (password DEMO_PASSWORD): a regulator's supervisor and a carrier's safety officer.
+DEMO_USERS = (("bureau", "viewer", "淄博市交通运输局"), ("luzhong", "operator", "淄博鲁中危险品运输有限公司"))
 
 
-async def provision_demo(platform: Platform, fleet: Any) -> None:
-    """Organisations, an admin user and the fleet's vehicles in the registry, so the
-    demo's terminals register as known vehicles of the right type and company."""
+async def provision_demo(store: Any, fleet: Any, platform: Platform | None = None) -> None:
+    """Organisations, users, the fleet's vehicles in the registry (so the demo's
+    terminals register as known vehicles of the right type and company), and the
+    hazmat world: licences, people, a restricted zone, e-waybills (``demo_hazmat``)."""
+    from datetime import UTC, datetime
+
     from icvcloud.api import create_user
     from icvcloud.model import Vehicle
     from icvcloud.store.base import Scope
 
-    store = platform.store
-    orgs = await store.list_organisations(Scope.all())
-    if not orgs:
-        ids = [await store.add_organisation(name, kind) for name, kind in DEMO_ORGS]
-    else:
-        ids = [o.id for o in sorted(orgs, key=lambda o: o.id)]
+    from .demo_hazmat import provision_hazmat
+
+    ids: dict[str, int] = {o.name: o.id for o in await store.list_organisations(Scope.all())}
+    for name, kind, parent in DEMO_ORGS:
+        if name not in ids:
+            ids[name] = await store.add_organisation(name, kind, ids.get(parent) if parent else None)
     if await store.get_user(DEMO_USER) is None:
         await create_user(store, DEMO_USER, DEMO_PASSWORD, "admin", None)
+    for username, role, org in DEMO_USERS:
+        if await store.get_user(username) is None:
+            await create_user(store, username, DEMO_PASSWORD, role, ids[org])
+    seen: dict[str, int] = {}
     for spec in fleet.vehicle_specs():
         if await store.vehicle_for_device(spec.device_id) is None:
-            org = ids[DEMO_ORG_BY_TYPE.get(spec.vehicle_type, 1)] if len(ids) > 4 else None
+            names = DEMO_ORG_BY_TYPE.get(spec.vehicle_type, ())
+            k = seen[spec.vehicle_type] = seen.get(spec.vehicle_type, -1) + 1
+            org_id = ids.get(names[k % len(names)]) if names else None
             await store.add_vehicle(Vehicle(id=0, plate=spec.plate, plate_colour=spec.plate_colour,
-                                            vehicle_type=spec.vehicle_type, org_id=org, device_id=spec.device_id))
+                                            vehicle_type=spec.vehicle_type, org_id=org_id, device_id=spec.device_id))
+    if platform is not None and platform.cfg.hazmat.enabled:
+        runtime = platform.alarm_runtime
+        await provision_hazmat(store, runtime.alarms if runtime else None, fleet, ids, datetime.now(UTC))
+        if runtime is not None:
+            runtime.consumer.definitions_changed()
 
 
 def demo(cfg: Config, seconds: float | None = None) -> int:
@@ -84,11 +108,12 @@ def demo(cfg: Config, seconds: float | None = None) -> int:
         fleet = Fleet(host="127.0.0.1", port=platform.jt808_port, vehicles=cfg.sim.vehicles, seed=cfg.sim.seed,
                       interval_s=(cfg.sim.interval_min_s, cfg.sim.interval_max_s),
                       version=cfg.sim.protocol_version)
-        await provision_demo(platform, fleet)
+        await provision_demo(platform.store, fleet, platform)
         api = f"http://{cfg.api.host}:{platform.api_port}"
         print(f"""
 icvcloud demo: {cfg.sim.vehicles} simulated vehicles in Zibo reporting over JT/T 808
-  console    {api}/  (log in as {DEMO_USER} / {DEMO_PASSWORD})
+  console    {api}/  (log in as {DEMO_USER} / {DEMO_PASSWORD}; also bureau, a regulator,
+             and luzhong, a hazmat carrier's safety officer, with the same password)
   API docs   {api}/docs
   live state {api}/api/v1/vehicles
   log in     POST /api/v1/auth/login {{"username": "{DEMO_USER}", "password": "{DEMO_PASSWORD}"}}

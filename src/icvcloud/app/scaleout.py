@@ -224,7 +224,8 @@ def api(cfg: Config) -> int:
 
         app = create_app(ApiServices(store=store, log=nlog, hub=hub, registry=registry,
                                      health=lambda: health.figures, alarms=alarm_services,
-                                     hazmat=hazmat_services(cfg, store)),
+                                     hazmat=hazmat_services(cfg, store,
+                                                            definitions.changed if definitions else None)),
                          ConsoleSettings.from_config(cfg.console))
         server = embedded_uvicorn(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port, log_level="warning",
                                                  lifespan="on", access_log=False))

@@ -39,6 +39,7 @@ from icvcloud.store.postgres_alarms import PostgresAlarmStore
 from . import rule_engine
 from .alarm_bus import BusAlarmFeed, DefinitionsBus
 from .alarms import AlarmConsumer, AlarmSettings, AlarmStats
+from .hazmat import trip_rules
 from .leases import PartitionLeases
 from .live_bus import LivePublisher
 from .notify import WebhookDeliverer, WebhookSettings
@@ -115,8 +116,10 @@ class Worker:
         self.takeovers += 1
         if self.alarms is not None and self.rules is not None:
             a = self.cfg.alarms
+            # One trip monitor per partition; partition 0's also ticks trips whose vehicles never report.
+            rules = trip_rules(self.cfg, self.store, self.rules, tick_everything=p == 0)
             consumer = AlarmConsumer(
-                self.log.partition(p, ALARM_GROUP), self.store, self.alarms, self.rules, rule_engine.vehicle_context,
+                self.log.partition(p, ALARM_GROUP), self.store, self.alarms, rules, rule_engine.vehicle_context,
                 self.feed, AlarmSettings.from_config(a), AlarmStats(), consumer=f"{ALARM_GROUP}.p{p}")
             consumer.on_changes.append(self._wake_webhooks)
             self.alarm_consumers[p] = (consumer, asyncio.create_task(consumer.run(), name=f"alarms-p{p}"))

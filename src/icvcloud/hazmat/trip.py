@@ -22,7 +22,13 @@ Findings, each at most once per episode:
 * ``route_deviation`` — in ``in_transit``, reports farther from the approved
   route's polyline than half the corridor width for at least ``deviation_after_s``.
   Dated at the first report outside (details: ``detected_at``, ``distance_m``…).
-  Back inside ends the episode; leaving again starts a new one;
+  Back inside (or the trip leaving ``in_transit``) ends the episode (phase ``end``,
+  same start); leaving again starts a new one;
+* ``escort_absent`` — the waybill names an escort, the trip is ``in_transit`` and
+  the escort has not been present for ``escort_grace_s``: never checked in (IC card
+  0x0702 or manual check-in, at most ``checkin_lead_s`` before the departure window)
+  since the departure, or their card removed. Dated at the departure (or the removal); a
+  check-in ends it (phase ``end``); leaving ``in_transit`` ends it too;
 * ``arrival_overdue`` — the latest planned arrival passed (by a report's device
   time or a tick's ``now``) while the trip was not yet ``unloading``/``completed``.
   Dated at ``arrival_until``; once per trip.
@@ -52,7 +58,9 @@ from icvcloud.model.hazmat import Site, Waybill
 
 TripStateName = Literal["planned", "loading", "in_transit", "unloading", "completed", "cancelled"]
 TRIP_STATES: tuple[str, ...] = ("planned", "loading", "in_transit", "unloading", "completed", "cancelled")
-FindingKind = Literal["state_changed", "departure_without_loading", "route_deviation", "arrival_overdue"]
+FindingKind = Literal["state_changed", "departure_without_loading", "route_deviation", "arrival_overdue",
+                      "escort_absent"]
+FindingPhase = Literal["start", "end", "instant"]
 _CLOSED = ("completed", "cancelled")
 
 
@@ -66,6 +74,12 @@ class TripConfig:
     moving_kmh: float = 5.0
     #: Moving this much (m) farther from the loading site than the closest seen is a departure.
     away_m: float = 1000.0
+    #: Whether a waybill's escort must be present (checked in) while in transit.
+    escort_check: bool = True
+    #: In transit this long (s) without the escort present is a finding.
+    escort_grace_s: float = 300.0
+    #: Check-ins this long (s) before the departure window opens still count.
+    checkin_lead_s: float = 12 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +96,11 @@ class Fix:
 class TripFinding:
     waybill_id: int
     kind: FindingKind
-    t: datetime  # device time (UTC)
+    t: datetime  # device time (UTC); an episode's start, also on its end
     details: dict[str, Any] = field(default_factory=dict, hash=False)
+    phase: FindingPhase = "instant"
+    #: An ending episode's end time.
+    end: datetime | None = None
 
 
 def _ts(t: datetime | None) -> str | None:
@@ -112,12 +129,18 @@ class TripState:
     #: The current deviation episode: first report outside, and whether it was told.
     out_since: datetime | None = None
     out_told: bool = False
+    #: The escort's presence changes (time, present), in time order.
+    escort: list[tuple[datetime, bool]] = field(default_factory=list)
+    #: The open escort-absent episode's start.
+    escort_absent_since: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"state": self.state, "last_t": _ts(self.last_t), "stale": self.stale,
                 "entered": {k: v.isoformat() for k, v in self.entered.items()}, "closest_m": self.closest_m,
                 "departure_flagged": self.departure_flagged, "overdue_flagged": self.overdue_flagged,
-                "out_since": _ts(self.out_since), "out_told": self.out_told}
+                "out_since": _ts(self.out_since), "out_told": self.out_told,
+                "escort": [[t.isoformat(), p] for t, p in self.escort],
+                "escort_absent_since": _ts(self.escort_absent_since)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TripState:
@@ -129,7 +152,9 @@ class TripState:
                    closest_m=None if closest is None else float(closest),
                    departure_flagged=bool(d.get("departure_flagged", False)),
                    overdue_flagged=bool(d.get("overdue_flagged", False)),
-                   out_since=_dt(d.get("out_since")), out_told=bool(d.get("out_told", False)))
+                   out_since=_dt(d.get("out_since")), out_told=bool(d.get("out_told", False)),
+                   escort=[(datetime.fromisoformat(t), bool(p)) for t, p in d.get("escort", [])],
+                   escort_absent_since=_dt(d.get("escort_absent_since")))
 
 
 def _site_fence(s: Site) -> CompiledFence:
@@ -194,6 +219,7 @@ class Trip:
                 self._deviation(fix, out)
         elif st.state == "unloading" and not in_destination:
             self._change("completed", fix.t, out)
+        self._escort(fix.t, out)
         return out
 
     def tick(self, now: datetime) -> list[TripFinding]:
@@ -202,15 +228,39 @@ class Trip:
         out: list[TripFinding] = []
         if self.state.state not in _CLOSED:
             self._deadlines(now, out)
+            self._escort(now, out)
+        return out
+
+    def presence(self, t: datetime, present: bool) -> list[TripFinding]:
+        """The escort checked in (``present``) or their card was removed, at ``t``.
+        Check-ins may come late (a manual one is learnt at the next reload): an open
+        absence that a check-in before now covers ends at the check-in's time."""
+        st = self.state
+        if st.state in _CLOSED:
+            return []
+        if t < self.waybill.departure_from - timedelta(seconds=self.config.checkin_lead_s):
+            return []  # an earlier trip's
+        if (t, present) in st.escort:
+            return []
+        st.escort.append((t, present))
+        st.escort.sort(key=lambda e: e[0])
+        out: list[TripFinding] = []
+        if present and st.escort_absent_since is not None:
+            self._end_escort(max(t, st.escort_absent_since), out)
         return out
 
     # ------------------------------------------------------------------ pieces
 
-    def _finding(self, kind: FindingKind, t: datetime, details: dict[str, Any]) -> TripFinding:
-        return TripFinding(self.waybill.id, kind, t, details)
+    def _finding(self, kind: FindingKind, t: datetime, details: dict[str, Any],
+                 phase: FindingPhase = "instant", end: datetime | None = None) -> TripFinding:
+        return TripFinding(self.waybill.id, kind, t, details, phase, end)
 
     def _change(self, to: str, t: datetime, out: list[TripFinding], by: str = "report") -> None:
         st = self.state
+        if st.out_told and st.out_since is not None:
+            out.append(self._finding("route_deviation", st.out_since, {"ended_by": to}, "end", t))
+        if st.escort_absent_since is not None:
+            self._end_escort(t, out)
         out.append(self._finding("state_changed", t, {"from": st.state, "to": to, "by": by}))
         st.state = to
         st.entered[to] = t
@@ -224,7 +274,7 @@ class Trip:
             out.append(self._finding("arrival_overdue", w.arrival_until,
                                      {"state": st.state, "arrival_until": w.arrival_until.isoformat()}))
         if st.state == "unloading" and cfg.complete_after_s is not None:
-            due = st.entered["unloading"] + timedelta(seconds=cfg.complete_after_s)
+            due = st.entered.get("unloading", self.waybill.arrival_from) + timedelta(seconds=cfg.complete_after_s)
             if now >= due:
                 self._change("completed", due, out, by="dwell")
 
@@ -245,6 +295,9 @@ class Trip:
         st, cfg = self.state, self.config
         d = self.corridor_distance_m(fix.lon, fix.lat)
         if d <= self.waybill.corridor_m / 2:
+            if st.out_told and st.out_since is not None:
+                out.append(self._finding("route_deviation", st.out_since, {"distance_m": round(d, 1)}, "end",
+                                         fix.t))
             st.out_since, st.out_told = None, False
             return
         if st.out_since is None:
@@ -254,4 +307,37 @@ class Trip:
             out.append(self._finding("route_deviation", st.out_since,
                                      {"detected_at": fix.t.isoformat(), "distance_m": round(d, 1),
                                       "corridor_m": self.waybill.corridor_m, "grace_s": cfg.deviation_after_s,
-                                      "lon": fix.lon, "lat": fix.lat}))
+                                      "lon": fix.lon, "lat": fix.lat}, "start"))
+
+    def _escort_present(self, at: datetime) -> tuple[bool, datetime | None]:
+        """Whether the escort is present at ``at``, and since when they are not (their
+        card's removal; None: never checked in)."""
+        present, since = False, None
+        for t, p in self.state.escort:
+            if t > at:
+                break
+            present, since = p, (None if p else t)
+        return present, since
+
+    def _escort(self, now: datetime, out: list[TripFinding]) -> None:
+        st, cfg = self.state, self.config
+        if not cfg.escort_check or self.waybill.escort_id is None or st.state != "in_transit":
+            return
+        if st.escort_absent_since is not None:
+            return
+        departed = st.entered.get("in_transit", self.waybill.departure_from)
+        present, since = self._escort_present(now)
+        absent_since = max(departed, since) if since is not None else departed
+        if present or (now - absent_since).total_seconds() < cfg.escort_grace_s:
+            return
+        st.escort_absent_since = absent_since
+        out.append(self._finding("escort_absent", st.escort_absent_since,
+                                 {"escort_id": self.waybill.escort_id, "grace_s": cfg.escort_grace_s,
+                                  "card_removed": since is not None}, "start"))
+
+    def _end_escort(self, t: datetime, out: list[TripFinding]) -> None:
+        st = self.state
+        assert st.escort_absent_since is not None
+        out.append(self._finding("escort_absent", st.escort_absent_since, {"escort_id": self.waybill.escort_id},
+                                 "end", t))
+        st.escort_absent_since = None

@@ -14,8 +14,11 @@ from typing import Any, Literal
 
 #: What kind of finding: driving behaviour, the terminal's own alarm bits, the
 #: active-safety extension, geofences/routes, or the quality of the data itself
-#: (counted, not shown as driving alarms).
-AlarmCategory = Literal["driving", "fence", "terminal", "active_safety", "data_quality", "connectivity"]
+#: (counted, not shown as driving alarms); ``hazmat`` the findings of hazmat trip
+#: monitoring. ``trip`` marks a waybill's trip state change: the alarm consumer hands
+#: those to the hazmat store, they are never stored as alarms.
+AlarmCategory = Literal["driving", "fence", "terminal", "active_safety", "data_quality", "connectivity", "hazmat",
+                        "trip"]
 
 #: ``start``/``update``/``end`` belong to an episode with a duration (overspeed,
 #: fatigue, inside a forbidden fence…); ``instant`` is a point event (fence exit,

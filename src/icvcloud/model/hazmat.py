@@ -24,10 +24,11 @@ _CLASS = re.compile(CLASS_PATTERN)
 PersonRole = Literal["driver", "escort"]
 VehicleBody = Literal["tank", "van"]
 PERSON_ROLES: tuple[str, ...] = ("driver", "escort")
-#: Waybill states reached so far: ``planned`` and ``cancelled``. The trip's own states
-#: (loading, in_transit, unloading, completed: ``hazmat/trip.py``) join them when
-#: full-trip monitoring is wired to the reports.
-WAYBILL_STATES: tuple[str, ...] = ("planned", "cancelled")
+#: The core registry's vehicle types that carry dangerous goods.
+HAZMAT_VEHICLE_TYPES: tuple[str, ...] = ("hazmat_tanker", "hazmat_van")
+#: A waybill's states: issued (``planned``), the trip's as its vehicle's reports show
+#: them (``hazmat/trip.py``), or ``cancelled`` by its carrier before loading.
+WAYBILL_STATES: tuple[str, ...] = ("planned", "loading", "in_transit", "unloading", "completed", "cancelled")
 QUANTITY_UNITS: tuple[str, ...] = ("kg", "t", "L", "m3", "pieces")
 
 
@@ -188,6 +189,8 @@ class Waybill:
     corridor_m: float
     number: str = ""  # given, or assigned on creation
     state: str = "planned"
+    #: When the current state was entered (device time; None: when issued).
+    state_at: datetime | None = None
     #: What validation allowed but flagged (an offline terminal in "warn" mode).
     warnings: list[str] = field(default_factory=list)
     created_at: datetime | None = None
@@ -199,3 +202,41 @@ class Waybill:
     @property
     def classes(self) -> list[str]:
         return sorted({c.hazard_class for c in self.cargo})
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoredWaybill:
+    """A waybill as full-trip monitoring needs it: with its people's qualification
+    certificate numbers (to recognise their IC cards, 0x0702), its manual check-ins,
+    and when its trip completed."""
+
+    waybill: Waybill
+    driver_certificates: tuple[str, ...] = ()
+    escort_certificates: tuple[str, ...] = ()
+    #: Manual check-ins: (time, role).
+    checkins: tuple[tuple[datetime, str], ...] = ()
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TripStateChange:
+    """A waybill's trip entered ``state`` at ``at`` (device time), from ``from_state``,
+    by a ``report`` or by ``dwell`` (completion inside the unloading site)."""
+
+    waybill_id: int
+    state: str
+    from_state: str
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checkin:
+    """A manual check-in of a waybill's driver or escort."""
+
+    id: int
+    waybill_id: int
+    person_id: int
+    role: str
+    at: datetime
+    by: str = ""

@@ -245,6 +245,13 @@ class Vehicle:
         self.x_m = route.x0[i] + route.ux[i] * off
         self.y_m = route.y0[i] + route.uy[i] * off
 
+    def begin(self, route: Route) -> None:
+        """Drive ``route`` from its start (the demo gives such whole trips e-waybills)."""
+        self._dwell_left = 0.0
+        self.stop_kind = None
+        self.acc_on = True
+        self._start(route, 0.0)
+
     # ------------------------------------------------------------ stepping
 
     def step(self, now_s: float) -> None:

@@ -16,7 +16,16 @@ import abc
 from dataclasses import dataclass
 from datetime import datetime
 
-from icvcloud.model.hazmat import Assignment, EnterpriseDetails, Person, VehicleHazmat, Waybill
+from icvcloud.model.hazmat import (
+    Assignment,
+    Checkin,
+    EnterpriseDetails,
+    MonitoredWaybill,
+    Person,
+    TripStateChange,
+    VehicleHazmat,
+    Waybill,
+)
 
 from .base import Scope
 
@@ -132,3 +141,38 @@ class HazmatStore(abc.ABC):
     async def cancel_waybill(self, scope: Scope, waybill_id: int, reason: str, by: str,
                              now: datetime) -> Waybill | None:
         """Cancel a planned waybill; None if not in ``scope``; :class:`NotAllowed` if not planned."""
+
+    # -- trips
+
+    @abc.abstractmethod
+    async def trip_history(self, scope: Scope, waybill_id: int) -> list[TripStateChange]:
+        """The trip's state changes in time order ([] for a waybill outside ``scope``)."""
+
+    @abc.abstractmethod
+    async def add_checkin(self, scope: Scope, checkin: Checkin) -> int | None:
+        """Record a manual check-in (``id`` ignored); None if the waybill is not in ``scope``.
+        Whether the person is the waybill's driver/escort is the caller's check."""
+
+    @abc.abstractmethod
+    async def list_checkins(self, scope: Scope, waybill_id: int) -> list[Checkin]: ...
+
+    @abc.abstractmethod
+    async def trip_counts(self, scope: Scope, completed_since: datetime) -> dict[str, int]:
+        """Waybills per open state (planned, loading, in_transit, unloading) and
+        ``completed_since``: trips completed at or after that time."""
+
+    # -- the trip monitor's side (the whole deployment: no scope)
+
+    @abc.abstractmethod
+    async def waybills_version(self) -> str:
+        """Changes whenever what :meth:`monitored_waybills` returns may have changed for a
+        reason other than the monitor's own state changes (new, cancelled, check-ins, people)."""
+
+    @abc.abstractmethod
+    async def monitored_waybills(self, completed_since: datetime) -> list[MonitoredWaybill]:
+        """Every open waybill, and those completed at or after ``completed_since``."""
+
+    @abc.abstractmethod
+    async def apply_trip_changes(self, changes: list[TripStateChange]) -> int:
+        """Record state changes; idempotent (a state is entered once per waybill) and never
+        moving a waybill backwards or out of ``cancelled``. Returns how many were new."""

@@ -13,9 +13,11 @@ from icvcloud.model.hazmat import (
     Assignment,
     CargoLine,
     EnterpriseDetails,
+    MonitoredWaybill,
     Person,
     Qualification,
     Site,
+    TripStateChange,
     VehicleHazmat,
     Waybill,
 )
@@ -107,7 +109,7 @@ def assigned_number(waybill_id: int) -> str:
 
 # id, org_id, number, shipper, consignee, vehicle_id, driver_id, escort_id, cargo, origin, destination, route,
 # corridor_m, departure_from, departure_until, arrival_from, arrival_until, state, warnings, created_at,
-# created_by, cancelled_at, cancel_reason, cancelled_by
+# created_by, cancelled_at, cancel_reason, cancelled_by, state_at
 
 def waybill_from_row(r: Sequence[Any], time: TimeOf) -> Waybill:
     return Waybill(
@@ -118,4 +120,44 @@ def waybill_from_row(r: Sequence[Any], time: TimeOf) -> Waybill:
         departure_from=time(r[13]), departure_until=time(r[14]), arrival_from=time(r[15]),
         arrival_until=time(r[16]), state=r[17], warnings=list(loads(r[18])), created_at=opt(time, r[19]),
         created_by=r[20], cancelled_at=opt(time, r[21]), cancel_reason=r[22],
-        cancelled_by=r[23])
+        cancelled_by=r[23], state_at=opt(time, r[24]))
+
+
+#: The order of a trip's states: a recorded change never moves a waybill backwards.
+TRIP_ORDER = {"planned": 0, "loading": 1, "in_transit": 2, "unloading": 3, "completed": 4}
+
+
+def advances(current: str, new: str) -> bool:
+    """Whether a trip entering ``new`` moves a waybill in ``current`` on (never a cancelled one)."""
+    return current in TRIP_ORDER and new in TRIP_ORDER and TRIP_ORDER[new] > TRIP_ORDER[current]
+
+
+def in_order(changes: list[TripStateChange]) -> list[TripStateChange]:
+    """A trip's history by time, then by the states' order (two changes of one report)."""
+    return sorted(changes, key=lambda c: (c.at, TRIP_ORDER.get(c.state, 9)))
+
+
+def certificates(people: Sequence[Person], person_id: int | None, kind: str) -> tuple[str, ...]:
+    """The numbers of ``person_id``'s qualification certificates of ``kind``."""
+    for p in people:
+        if p.id == person_id:
+            return tuple(q.number for q in p.qualifications if q.kind == kind)
+    return ()
+
+
+
+#: Open trip states as the stores filter them.
+OPEN_STATES = ("planned", "loading", "in_transit", "unloading")
+
+
+def monitored(waybills: Sequence[Waybill], people: Sequence[Person],
+              checkins: Sequence[tuple[int, datetime, str]]) -> list[MonitoredWaybill]:
+    """Waybills with their people's certificates and check-ins ((waybill_id, at, role))."""
+    by_waybill: dict[int, list[tuple[datetime, str]]] = {}
+    for wid, at, role in checkins:
+        by_waybill.setdefault(wid, []).append((at, role))
+    return [MonitoredWaybill(
+        waybill=w, driver_certificates=certificates(people, w.driver_id, "driver"),
+        escort_certificates=certificates(people, w.escort_id, "escort"),
+        checkins=tuple(sorted(by_waybill.get(w.id, ()))),
+        completed_at=w.state_at if w.state == "completed" else None) for w in waybills]

@@ -17,7 +17,16 @@ from typing import Any
 
 import asyncpg
 
-from icvcloud.model.hazmat import Assignment, EnterpriseDetails, Person, VehicleHazmat, Waybill
+from icvcloud.model.hazmat import (
+    Assignment,
+    Checkin,
+    EnterpriseDetails,
+    MonitoredWaybill,
+    Person,
+    TripStateChange,
+    VehicleHazmat,
+    Waybill,
+)
 
 from . import hazmat_logic as logic
 from .base import Scope
@@ -36,7 +45,7 @@ _ASSIGNMENT_SELECT = ("SELECT a.id, a.vehicle_id, a.person_id, a.role, v.org_id 
 _WAYBILL_COLS = ("w.id, w.org_id, w.number, w.shipper, w.consignee, w.vehicle_id, w.driver_id, w.escort_id, "
                  "w.cargo, w.origin, w.destination, w.route, w.corridor_m, w.departure_from, w.departure_until, "
                  "w.arrival_from, w.arrival_until, w.state, w.warnings, w.created_at, w.created_by, "
-                 "w.cancelled_at, w.cancel_reason, w.cancelled_by")
+                 "w.cancelled_at, w.cancel_reason, w.cancelled_by, w.state_at")
 _WAYBILL_SELECT = f"SELECT {_WAYBILL_COLS} FROM hazmat_waybills w"
 #: IDs of the core tables are int4: a larger ID (the API admits up to 2^63 - 1) names nothing.
 _INT4_MAX = 2**31 - 1
@@ -334,3 +343,88 @@ class PostgresHazmatStore(HazmatStore):
                                     f"cancel_reason = $2, cancelled_by = $3 WHERE w.id = $4 RETURNING {_WAYBILL_COLS}",
                                     now, reason, by, waybill_id)
             return _waybill(r)
+
+    # -- trips
+
+    async def trip_history(self, scope: Scope, waybill_id: int) -> list[TripStateChange]:
+        args: list[Any] = [waybill_id]
+        where = _scope_sql(scope, "w.org_id", args)
+        rows = await self.pool.fetch(
+            f"SELECT t.waybill_id, t.state, t.from_state, t.at, t.by FROM hazmat_trip_states t "
+            f"JOIN hazmat_waybills w ON w.id = t.waybill_id WHERE t.waybill_id = $1 AND {where} "
+            "ORDER BY t.at", *args)
+        return logic.in_order([TripStateChange(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows])
+
+    async def add_checkin(self, scope: Scope, checkin: Checkin) -> int | None:
+        c = checkin
+        args: list[Any] = [c.waybill_id]
+        where = _scope_sql(scope, "org_id", args)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(f"SELECT 1 FROM hazmat_waybills WHERE id = $1 AND {where} FOR SHARE",
+                                   *args) is None:
+                return None
+            v = await conn.fetchval("INSERT INTO hazmat_checkins (waybill_id, person_id, role, at, by) "
+                                    "VALUES ($1, $2, $3, $4, $5) RETURNING id", c.waybill_id, c.person_id, c.role,
+                                    c.at, c.by)
+            return int(v)
+
+    async def list_checkins(self, scope: Scope, waybill_id: int) -> list[Checkin]:
+        args: list[Any] = [waybill_id]
+        where = _scope_sql(scope, "w.org_id", args)
+        rows = await self.pool.fetch(
+            f"SELECT c.id, c.waybill_id, c.person_id, c.role, c.at, c.by FROM hazmat_checkins c "
+            f"JOIN hazmat_waybills w ON w.id = c.waybill_id WHERE c.waybill_id = $1 AND {where} "
+            "ORDER BY c.at, c.id", *args)
+        return [Checkin(int(r[0]), int(r[1]), int(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    async def trip_counts(self, scope: Scope, completed_since: datetime) -> dict[str, int]:
+        args: list[Any] = [list(logic.OPEN_STATES)]
+        where = _scope_sql(scope, "org_id", args)
+        out = dict.fromkeys(logic.OPEN_STATES, 0)
+        for r in await self.pool.fetch(f"SELECT state, COUNT(*) FROM hazmat_waybills WHERE state = ANY($1) "
+                                       f"AND {where} GROUP BY state", *args):
+            out[r[0]] = int(r[1])
+        args2: list[Any] = [completed_since]
+        where2 = _scope_sql(scope, "org_id", args2)
+        out["completed_since"] = int(await self.pool.fetchval(
+            f"SELECT COUNT(*) FROM hazmat_waybills WHERE state = 'completed' AND state_at >= $1 AND {where2}",
+            *args2))
+        return out
+
+    async def waybills_version(self) -> str:
+        r = await self.pool.fetchrow(
+            "SELECT (SELECT COUNT(*) || ':' || COALESCE(MAX(id), 0) || ':' || COUNT(cancelled_at) "
+            "FROM hazmat_waybills), (SELECT COUNT(*) FROM hazmat_checkins), "
+            "(SELECT COALESCE(MAX(updated_at)::text, '') FROM hazmat_people)")
+        assert r is not None
+        return ":".join(str(v) for v in r)
+
+    async def monitored_waybills(self, completed_since: datetime) -> list[MonitoredWaybill]:
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            ws = [_waybill(r) for r in await conn.fetch(
+                f"{_WAYBILL_SELECT} WHERE w.state = ANY($1) OR (w.state = 'completed' AND w.state_at >= $2) "
+                "ORDER BY w.id", list(logic.OPEN_STATES), completed_since)]
+            ids = sorted({i for w in ws for i in (w.driver_id, w.escort_id) if i is not None})
+            people = [_person(r) for r in await conn.fetch(f"{_PERSON_SELECT} WHERE p.id = ANY($1)", ids)]
+            checkins = [(int(r[0]), r[1], r[2]) for r in await conn.fetch(
+                "SELECT waybill_id, at, role FROM hazmat_checkins WHERE waybill_id = ANY($1)", [w.id for w in ws])]
+        return logic.monitored(ws, people, checkins)
+
+    async def apply_trip_changes(self, changes: list[TripStateChange]) -> int:
+        if not changes:
+            return 0
+        new = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            for c in sorted(changes, key=lambda c: (c.waybill_id, c.at)):  # one lock order: no deadlocks
+                current = await conn.fetchval("SELECT state FROM hazmat_waybills WHERE id = $1 FOR UPDATE",
+                                              c.waybill_id)
+                if current is None:
+                    continue
+                new += _count(await conn.execute(
+                    "INSERT INTO hazmat_trip_states (waybill_id, state, from_state, at, by) "
+                    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", c.waybill_id, c.state, c.from_state, c.at,
+                    c.by))
+                if logic.advances(current, c.state):
+                    await conn.execute("UPDATE hazmat_waybills SET state = $2, state_at = $3 WHERE id = $1",
+                                       c.waybill_id, c.state, c.at)
+        return new

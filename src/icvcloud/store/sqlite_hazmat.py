@@ -13,7 +13,16 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from icvcloud.model.hazmat import Assignment, EnterpriseDetails, Person, VehicleHazmat, Waybill
+from icvcloud.model.hazmat import (
+    Assignment,
+    Checkin,
+    EnterpriseDetails,
+    MonitoredWaybill,
+    Person,
+    TripStateChange,
+    VehicleHazmat,
+    Waybill,
+)
 
 from . import hazmat_logic as logic
 from .base import Scope
@@ -34,7 +43,7 @@ _ASSIGNMENT_SELECT = ("SELECT a.id, a.vehicle_id, a.person_id, a.role, v.org_id 
 _WAYBILL_COLS = ("w.id, w.org_id, w.number, w.shipper, w.consignee, w.vehicle_id, w.driver_id, w.escort_id, "
                  "w.cargo, w.origin, w.destination, w.route, w.corridor_m, w.departure_from_us, "
                  "w.departure_until_us, w.arrival_from_us, w.arrival_until_us, w.state, w.warnings, "
-                 "w.created_at_us, w.created_by, w.cancelled_at_us, w.cancel_reason, w.cancelled_by")
+                 "w.created_at_us, w.created_by, w.cancelled_at_us, w.cancel_reason, w.cancelled_by, w.state_at_us")
 _WAYBILL_SELECT = f"SELECT {_WAYBILL_COLS} FROM hazmat_waybills w"
 
 
@@ -366,3 +375,102 @@ class SqliteHazmatStore(HazmatStore):
             return _waybill(r2)
 
         return await self._write(run)
+
+    # -- trips
+
+    async def trip_history(self, scope: Scope, waybill_id: int) -> list[TripStateChange]:
+        where, params = _scope_sql(scope, "w.org_id")
+
+        def run(db: sqlite3.Connection) -> list[TripStateChange]:
+            rows = db.execute(f"SELECT t.waybill_id, t.state, t.from_state, t.at_us, t.by FROM hazmat_trip_states t "
+                              f"JOIN hazmat_waybills w ON w.id = t.waybill_id WHERE t.waybill_id = ? AND {where} "
+                              "ORDER BY t.at_us", [waybill_id, *params]).fetchall()
+            return logic.in_order([TripStateChange(int(r[0]), r[1], r[2], from_us(r[3]), r[4]) for r in rows])
+
+        return await self._read(run)
+
+    async def add_checkin(self, scope: Scope, checkin: Checkin) -> int | None:
+        where, params = _scope_sql(scope, "org_id")
+        c = checkin
+
+        def run(db: sqlite3.Connection) -> int | None:
+            if db.execute(f"SELECT 1 FROM hazmat_waybills WHERE id = ? AND {where}",
+                          [c.waybill_id, *params]).fetchone() is None:
+                return None
+            cur = db.execute("INSERT INTO hazmat_checkins (waybill_id, person_id, role, at_us, by) "
+                             "VALUES (?, ?, ?, ?, ?)", (c.waybill_id, c.person_id, c.role, to_us(c.at), c.by))
+            return int(cur.lastrowid or 0)
+
+        return await self._write(run)
+
+    async def list_checkins(self, scope: Scope, waybill_id: int) -> list[Checkin]:
+        where, params = _scope_sql(scope, "w.org_id")
+
+        def run(db: sqlite3.Connection) -> list[Checkin]:
+            rows = db.execute(f"SELECT c.id, c.waybill_id, c.person_id, c.role, c.at_us, c.by FROM hazmat_checkins c "
+                              f"JOIN hazmat_waybills w ON w.id = c.waybill_id WHERE c.waybill_id = ? AND {where} "
+                              "ORDER BY c.at_us, c.id", [waybill_id, *params]).fetchall()
+            return [Checkin(int(r[0]), int(r[1]), int(r[2]), r[3], from_us(r[4]), r[5]) for r in rows]
+
+        return await self._read(run)
+
+    async def trip_counts(self, scope: Scope, completed_since: datetime) -> dict[str, int]:
+        where, params = _scope_sql(scope, "org_id")
+        marks = ", ".join("?" * len(logic.OPEN_STATES))
+
+        def run(db: sqlite3.Connection) -> dict[str, int]:
+            out = dict.fromkeys(logic.OPEN_STATES, 0)
+            for state, n in db.execute(f"SELECT state, COUNT(*) FROM hazmat_waybills WHERE state IN ({marks}) "
+                                       f"AND {where} GROUP BY state", [*logic.OPEN_STATES, *params]):
+                out[state] = int(n)
+            out["completed_since"] = int(db.execute(
+                f"SELECT COUNT(*) FROM hazmat_waybills WHERE state = 'completed' AND state_at_us >= ? AND {where}",
+                [to_us(completed_since), *params]).fetchone()[0])
+            return out
+
+        return await self._read(run)
+
+    async def waybills_version(self) -> str:
+        def run(db: sqlite3.Connection) -> str:
+            r = db.execute("SELECT (SELECT COUNT(*) || ':' || COALESCE(MAX(id), 0) || ':' || COUNT(cancelled_at_us) "
+                           "FROM hazmat_waybills), (SELECT COUNT(*) FROM hazmat_checkins), "
+                           "(SELECT COALESCE(MAX(updated_at_us), 0) FROM hazmat_people)").fetchone()
+            return ":".join(str(v) for v in r)
+
+        return await self._read(run)
+
+    async def monitored_waybills(self, completed_since: datetime) -> list[MonitoredWaybill]:
+        marks = ", ".join("?" * len(logic.OPEN_STATES))
+
+        def run(db: sqlite3.Connection) -> list[MonitoredWaybill]:
+            ws = [_waybill(r) for r in db.execute(
+                f"{_WAYBILL_SELECT} WHERE w.state IN ({marks}) OR (w.state = 'completed' AND w.state_at_us >= ?) "
+                "ORDER BY w.id", [*logic.OPEN_STATES, to_us(completed_since)])]
+            ids = sorted({i for w in ws for i in (w.driver_id, w.escort_id) if i is not None})
+            people = [_person(r) for r in db.execute(
+                f"{_PERSON_SELECT} WHERE p.id IN (SELECT value FROM json_each(?))", (logic.dumps(ids),))]
+            checkins = [(int(r[0]), from_us(r[1]), r[2]) for r in db.execute(
+                "SELECT waybill_id, at_us, role FROM hazmat_checkins WHERE waybill_id IN "
+                "(SELECT value FROM json_each(?))", (logic.dumps([w.id for w in ws]),))]
+            return logic.monitored(ws, people, checkins)
+
+        return await self._read(run)
+
+    async def apply_trip_changes(self, changes: list[TripStateChange]) -> int:
+        rows = [(c.waybill_id, c.state, c.from_state, to_us(c.at), c.by) for c in changes]
+
+        def run(db: sqlite3.Connection) -> int:
+            new = 0
+            for wid, state, from_state, at_us, by in rows:
+                current = db.execute("SELECT state FROM hazmat_waybills WHERE id = ?", (wid,)).fetchone()
+                if current is None:
+                    continue  # deleted meanwhile
+                cur = db.execute("INSERT INTO hazmat_trip_states (waybill_id, state, from_state, at_us, by) "
+                                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", (wid, state, from_state, at_us, by))
+                new += cur.rowcount
+                if logic.advances(current[0], state):
+                    db.execute("UPDATE hazmat_waybills SET state = ?, state_at_us = ? WHERE id = ?",
+                               (state, at_us, wid))
+            return new
+
+        return await self._write(run) if rows else 0

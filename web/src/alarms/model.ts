@@ -97,7 +97,7 @@ export type FeedMessage =
   | { type: "overflow"; dropped: number }
   | { type: "error"; detail: string };
 
-export const CATEGORIES = ["driving", "fence", "terminal", "active_safety", "connectivity", "data_quality"] as const;
+export const CATEGORIES = ["driving", "fence", "terminal", "active_safety", "hazmat", "connectivity", "data_quality"] as const;
 export const SEVERITIES = [4, 3, 2, 1, 0] as const;
 /** The terminal has answered (or will not): a command in one of these states changes no more. */
 export const FINAL_COMMAND_STATES: ReadonlySet<CommandState> =

@@ -27,6 +27,7 @@ const zh = {
   "cat.active_safety": "主动安全",
   "cat.data_quality": "数据质量",
   "cat.connectivity": "在线状态",
+  "cat.hazmat": "危货运输",
   "sev.0": "提示",
   "sev.1": "低",
   "sev.2": "中",
@@ -160,6 +161,7 @@ const en: Record<TxKey, string> = {
   "cat.active_safety": "Active safety",
   "cat.data_quality": "Data quality",
   "cat.connectivity": "Connectivity",
+  "cat.hazmat": "Hazmat trips",
   "sev.0": "Info",
   "sev.1": "Low",
   "sev.2": "Medium",
@@ -297,6 +299,12 @@ export function alarmTypeName(type: string): string {
     "terminal.emergency": ["紧急报警", "Emergency"],
     "terminal.overspeed": ["终端超速报警", "Terminal overspeed"],
     "terminal.fatigue_driving": ["终端疲劳驾驶报警", "Terminal fatigue"],
+    "hazmat.route_deviation": ["偏离审批路线", "Off the approved route"],
+    "hazmat.departure_without_loading": ["未装货即出发", "Departed without loading"],
+    "hazmat.arrival_overdue": ["逾期未到达", "Arrival overdue"],
+    "hazmat.escort_absent": ["押运员不在岗", "Escort absent"],
+    "hazmat.unknown_person": ["非运单人员刷卡", "Card of a person not on the waybill"],
+    "hazmat.no_waybill": ["无电子运单运行", "Moving without a waybill"],
   };
   const k = known[type];
   if (k) return k[getLang() === "zh" ? 0 : 1];
