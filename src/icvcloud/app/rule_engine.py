@@ -40,7 +40,8 @@ def vehicle_context(v: Vehicle) -> VehicleContext:
     return VehicleContext(vehicle_id=v.id, device_id=v.device_id or "", org_id=v.org_id, vehicle_type=v.vehicle_type)
 
 
-def _fence(d: Definition) -> Fence:
+def fence_of(d: Definition) -> Fence:
+    """A stored geofence or route as the engine's fence (an organisation's applies to its vehicles)."""
     spec = {k: v for k, v in d.spec.items() if k not in _COLUMNS}
     if d.org_id is not None:
         spec["org_ids"] = [d.org_id]
@@ -80,13 +81,13 @@ class RuleSource:
                                        "profile": profiles})
 
     def build(self, defs: Definitions) -> RuleEngine:
-        engine: RuleEngine = Engine(self.profiles(defs), [_fence(d) for d in defs.geofences])
+        engine: RuleEngine = Engine(self.profiles(defs), [fence_of(d) for d in defs.geofences])
         return engine
 
     def update(self, engine: RuleEngine, defs: Definitions) -> None:
         assert isinstance(engine, Engine)
         engine.set_profiles(self.profiles(defs))
-        engine.set_fences([_fence(d) for d in defs.geofences])
+        engine.set_fences([fence_of(d) for d in defs.geofences])
 
 
 def load_rule_file(path: Path) -> dict[str, Any]:

@@ -21,16 +21,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
 from icvcloud.config import ConfigError, HazmatConfig
-from icvcloud.hazmat.monitor import HazmatMonitor, MonitorConfig
+from icvcloud.hazmat.monitor import OPEN_STATES, HazmatMonitor, MonitorConfig
 from icvcloud.hazmat.trip import TripConfig
 from icvcloud.model import Position
 from icvcloud.model.alarms import AlarmEvent
-from icvcloud.model.hazmat import TripStateChange
+from icvcloud.model.fences import Fence
+from icvcloud.model.hazmat import MonitoredWaybill, TripStateChange
 from icvcloud.protocols import jt808
 from icvcloud.protocols.jt808.wire import CST
 from icvcloud.store.hazmat_base import HazmatStore
 
 from .alarms import Definitions, EngineFactory, RuleEngine
+from .rule_engine import fence_of
 
 log = logging.getLogger("icvcloud.hazmat")
 
@@ -102,9 +104,25 @@ class TripAwareEngine:
         self.engine.restore(snapshot[start + n:])
 
 
+def site_fences(waybills: list[MonitoredWaybill]) -> list[Fence]:
+    """The loading and unloading sites of open waybills as places their own vehicle may
+    stand as long as it takes (loading takes longer than the stop rule allows elsewhere).
+    Negative IDs keep them apart from stored geofences."""
+    out: list[Fence] = []
+    for m in waybills:
+        w = m.waybill
+        if w.state not in OPEN_STATES:
+            continue
+        for k, (site, what) in enumerate(((w.origin, "loading"), (w.destination, "unloading"))):
+            out.append(Fence.from_dict({**site.area, "id": -(2 * w.id + k), "name": f"{w.number} {what} site",
+                                        "stop_permitted": True, "vehicle_ids": [w.vehicle_id]}))
+    return out
+
+
 class TripRules(EngineFactory):
     """Builds :class:`TripAwareEngine` around another factory's engine; reloads the
-    waybills when they change; records trip state changes."""
+    waybills when they change (and gives the rule engine their sites as permitted
+    stops); records trip state changes."""
 
     def __init__(self, rules: EngineFactory, hazmat: HazmatStore, config: MonitorConfig, *,
                  tick_everything: bool = True) -> None:
@@ -113,15 +131,26 @@ class TripRules(EngineFactory):
         self.config = config
         self.tick_everything = tick_everything
         self._version: str | None = None
+        self._defs = Definitions()
+        self._sites: list[Fence] = []
 
     def build(self, defs: Definitions) -> RuleEngine:
         self._version = None  # a new monitor has no waybills yet
+        self._defs, self._sites = defs, []
         return TripAwareEngine(self.rules.build(defs), HazmatMonitor(self.config,
                                                                      tick_everything=self.tick_everything))
 
     def update(self, engine: RuleEngine, defs: Definitions) -> None:
         assert isinstance(engine, TripAwareEngine)
         self.rules.update(engine.engine, defs)
+        self._defs = defs
+        if self._sites:
+            self._set_fences(engine)
+
+    def _set_fences(self, engine: TripAwareEngine) -> None:
+        set_fences = getattr(engine.engine, "set_fences", None)
+        if set_fences is not None:
+            set_fences([*(fence_of(d) for d in self._defs.geofences), *self._sites])
 
     async def refresh(self, engine: RuleEngine, now: datetime) -> None:
         """Reload the monitored waybills if they changed."""
@@ -130,7 +159,12 @@ class TripRules(EngineFactory):
         if version == self._version:
             return
         since = now - timedelta(seconds=self.config.cover_after_s + 86_400)
-        engine.monitor.set_waybills(await self.hazmat.monitored_waybills(since))
+        waybills = await self.hazmat.monitored_waybills(since)
+        engine.monitor.set_waybills(waybills)
+        sites = site_fences(waybills)
+        if sites != self._sites:
+            self._sites = sites
+            self._set_fences(engine)
         self._version = version
 
     def changed(self) -> None:
