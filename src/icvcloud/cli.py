@@ -90,7 +90,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_user_add(args: argparse.Namespace) -> int:
     from icvcloud.app import run
 
-    return run.user_add(_load_config(args), args.username, args.role, args.org, args.password, args.token)
+    return run.user_add(_load_config(args), args.username, args.role, args.org, args.password, args.token,
+                        person_id=args.person)
 
 
 def _cmd_roads_import(args: argparse.Namespace) -> int:
@@ -140,8 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     usub = u.add_subparsers(dest="user_command", required=True)
     ua = usub.add_parser("add", help="add a user (and print an API token with --token)")
     ua.add_argument("username")
-    ua.add_argument("--role", choices=["admin", "operator", "viewer"], default="viewer")
+    ua.add_argument("--role", choices=["admin", "operator", "viewer", "driver"], default="viewer",
+                    help="driver: a driver's or escort's own account (read-only self; needs --person)")
     ua.add_argument("--org", type=int, default=None, help="organisation ID (none: sees everything if admin)")
+    ua.add_argument("--person", type=int, default=None, help="with --role driver: the hazmat person's ID")
     ua.add_argument("--password", default=None, help="password (default: read from $ICV_PASSWORD or prompt)")
     ua.add_argument("--token", action="store_true", help="also issue an API token and print it")
     ua.set_defaults(func=_cmd_user_add)

@@ -258,7 +258,7 @@ class _PartedSource(rule_engine.RuleSource):
             return super().snapshot_parts(vehicles_per_part)  # as many pieces as vehicles
 
     def build(self, defs: Any) -> Any:
-        e = self.Engine(self.profiles(defs), [rule_engine._fence(d) for d in defs.geofences])
+        e = self.Engine(self.profiles(defs), [rule_engine.fence_of(d) for d in defs.geofences])
         return e
 
 

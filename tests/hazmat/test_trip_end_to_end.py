@@ -10,7 +10,8 @@ tanker drives without any waybill. The waybill's trip must go planned → loadin
 in transit → unloading → completed at the reports' device times, each change
 recorded once; the deviation, the restricted zone and the missing waybill must
 each be one alarm, announced once as new on the alarm WebSocket; the escort,
-checked in by card, is never reported absent.
+checked in by card, is never reported absent. The driver's own account then reads
+the completed trip, and nothing else.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from icvcloud.api import issue_token
+from icvcloud.app.hazmat import hazmat_store
 from icvcloud.model import Vehicle
 from icvcloud.protocols import jt808
 from icvcloud.protocols.jt808.wire import CST
@@ -204,6 +207,16 @@ async def test_hazmat_trip_end_to_end(site: Site) -> None:
         # Filters by the new states; the dashboard counts the completed trip.
         assert [w["id"] for w in (await call("GET", "/hazmat/waybills", params={"state": "completed"}))["items"]] == [
             wid]
+        # The driver's own account: the trip, read-only; no live feeds.
+        uid = await store.add_user("wang", pw, "viewer", org)
+        assert await hazmat_store(store).link_account(uid, driver)
+        wang = await issue_token(store, uid, "t")
+        mine = await call("GET", "/hazmat/me/waybills", wang)
+        assert [(w["id"], w["state"]) for w in mine["items"]] == [(wid, "completed")]
+        assert len((await call("GET", f"/hazmat/me/waybills/{wid}/trip", wang))["history"]) == 4
+        assert (await http.get("/alarms", headers={"Authorization": f"Bearer {wang}"})).status_code == 403
+        with pytest.raises(InvalidStatus):
+            await connect(f"ws://127.0.0.1:{site.api_port}/api/v1/alarms/live?token={wang}")
         dash = await call("GET", "/hazmat/dashboard")
         assert dash["trips"]["in_transit"] == 0 and dash["open_findings"] == 2  # deviation + no waybill
         assert dash["vehicles"]["total"] == 2 and dash["vehicles"]["online"] == 2

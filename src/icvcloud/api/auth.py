@@ -45,6 +45,13 @@ class ExpiringTokens(Protocol):
 class Caller:
     user: User
     scope: Scope
+    #: A driver's or escort's own account (read-only self): the person it is. Such a
+    #: caller passes only :data:`Driver` dependencies (their own records), no other.
+    person_id: int | None = None
+
+    @property
+    def role(self) -> str:
+        return "driver" if self.person_id is not None else self.user.role
 
 
 def token_hash(token: str) -> str:
@@ -119,7 +126,11 @@ async def caller_for_token(services: ApiServices, token: str) -> Caller | None:
     user = await user_for_token(services, token)
     if user is None:
         return None
-    return Caller(user, await scope_of(services.store, user))
+    person_id = None
+    hazmat = getattr(services, "hazmat", None)
+    if user.role == "viewer" and hazmat is not None:  # only viewers are ever linked to a person
+        person_id = await hazmat.store.person_of_account(user.id)
+    return Caller(user, await scope_of(services.store, user), person_id)
 
 
 async def websocket_caller(ws: WebSocket, token: str | None) -> Caller | None:
@@ -133,6 +144,9 @@ async def websocket_caller(ws: WebSocket, token: str | None) -> Caller | None:
     caller = await caller_for_token(ws.app.state.services, token) if token else None
     if caller is None:
         await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="missing, unknown or expired token")
+    elif caller.person_id is not None:
+        await ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="a driver's account has no live feeds")
+        return None
     return caller
 
 
@@ -156,12 +170,22 @@ async def current_caller(services: Services,
     return caller
 
 
+DRIVER_ONLY = "a driver's or escort's own account reads only its own records (/hazmat/me…)"
+
+
 def require(role: str) -> Callable[..., Awaitable[Caller]]:
-    """A dependency admitting callers with ``role`` or a higher one."""
-    need = _RANK[role]
+    """A dependency admitting callers with ``role`` or a higher one; ``driver``: only
+    drivers' and escorts' own accounts, which no other role admits."""
+    need = _RANK.get(role)
 
     async def dependency(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
-        if _RANK.get(caller.user.role, -1) < need:
+        if role == "driver":
+            if caller.person_id is None:
+                raise HTTPException(status.HTTP_403_FORBIDDEN, "only a driver's or escort's own account")
+            return caller
+        if caller.person_id is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, DRIVER_ONLY)
+        if need is None or _RANK.get(caller.user.role, -1) < need:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
         return caller
 
@@ -170,3 +194,6 @@ def require(role: str) -> Callable[..., Awaitable[Caller]]:
 
 Viewer = Annotated[Caller, Depends(require("viewer"))]
 Operator = Annotated[Caller, Depends(require("operator"))]
+Driver = Annotated[Caller, Depends(require("driver"))]
+#: Any signed-in caller, a driver's account too (who am I).
+Signed = Annotated[Caller, Depends(current_caller)]

@@ -23,6 +23,7 @@ from .hazmat_access import not_found, refused
 from .hazmat_services import hazmat_services
 from .hazmat_views import waybill_out
 from .schemas import MAX_ID, Error
+from .services import ApiServices
 
 router = APIRouter(prefix="/hazmat", tags=["hazmat trips"])
 
@@ -122,23 +123,28 @@ def trip_window(w: Waybill, history_end: datetime | None, now: datetime) -> tupl
 @router.get("/waybills/{waybill_id}/trip", summary="A waybill's trip: states, track window, findings, check-ins",
             responses=_READ)
 async def get_trip(waybill_id: WaybillId, caller: Viewer, services: Services) -> TripOut:
-    h = hazmat_services(services)
-    w = await h.store.get_waybill(caller.scope, waybill_id)
+    w = await hazmat_services(services).store.get_waybill(caller.scope, waybill_id)
     if w is None:
         raise not_found(f"waybill {waybill_id}")
-    history = await h.store.trip_history(caller.scope, waybill_id)
+    return await trip_view(services, caller.scope, w)
+
+
+async def trip_view(services: ApiServices, scope: Scope, w: Waybill) -> TripOut:
+    """The trip of a waybill the caller may see (``scope``)."""
+    h = hazmat_services(services)
+    history = await h.store.trip_history(scope, w.id)
     done = next((c.at for c in history if c.state == "completed"), None)
     start, end = trip_window(w, done, h.clock())
     findings: list[TripFindingOut] = []
     if services.alarms is not None:
         alarms, _ = await services.alarms.store.list_alarms(
-            caller.scope, AlarmFilter(vehicle_id=w.vehicle_id, start=start, end=end + timedelta(microseconds=1),
-                                      limit=1000))
+            scope, AlarmFilter(vehicle_id=w.vehicle_id, start=start, end=end + timedelta(microseconds=1),
+                               limit=1000))
         findings = [TripFindingOut(id=a.id, alarm_type=a.alarm_type, severity=int(a.severity), state=a.state,
                                    start_time=a.start_time, end_time=a.end_time, lat=a.lat, lon=a.lon,
                                    title=_title(a))
                     for a in sorted(alarms, key=lambda a: (a.start_time, a.id)) if _belongs(a, w)]
-    checkins = await h.store.list_checkins(caller.scope, waybill_id)
+    checkins = await h.store.list_checkins(scope, w.id)
     return TripOut(waybill=waybill_out(w), history=[TripStateOut(state=c.state, at=c.at, by=c.by) for c in history],
                    window=TimeWindow(start=start, end=end), findings=findings,
                    checkins=[CheckinOut(id=c.id, person_id=c.person_id, role=c.role, at=c.at, by=c.by)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Role = Literal["admin", "operator", "viewer"]
+Role = Literal["admin", "operator", "viewer", "driver"]
 #: Kept equal to ``icvcloud.model.VEHICLE_TYPES`` (a test checks), spelled out so the
 #: OpenAPI document lists the values.
 VehicleType = Literal["hazmat_tanker", "hazmat_van", "coach", "bus", "sanitation", "school_bus", "muck_truck", "taxi",
@@ -41,6 +41,7 @@ class Me(BaseModel):
     org_id: int | None
     sees_all: bool = Field(description="True for administrators and regulators: every organisation's data")
     org_ids: list[int] | None = Field(description="Organisations whose data the user sees; null = all")
+    person_id: int | None = Field(None, description="A driver's or escort's own account: the person (role driver)")
 
 
 class OrganisationOut(BaseModel):

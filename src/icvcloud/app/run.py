@@ -133,12 +133,15 @@ Ctrl-C stops.""", flush=True)
 
 
 def user_add(cfg: Config, username: str, role: str, org_id: int | None, password: str | None,
-             token: bool) -> int:
+             token: bool, person_id: int | None = None) -> int:
     from icvcloud.api import create_user, issue_token
     from icvcloud.store.sqlite import SqliteStore
 
     if password is None:
         password = os.environ.get("ICV_PASSWORD") or getpass.getpass(f"password for {username}: ")
+    if (role == "driver") != (person_id is not None):
+        print("error: --role driver and --person go together", file=sys.stderr)
+        return 2
     if len(password) < 8:
         print("error: password must have at least 8 characters", file=sys.stderr)
         return 2
@@ -155,8 +158,22 @@ def user_add(cfg: Config, username: str, role: str, org_id: int | None, password
             if await store.get_user(username) is not None:
                 print(f"error: user {username!r} exists", file=sys.stderr)
                 return 1
-            uid = await create_user(store, username, password, role, org_id)
-            print(f"user {username} ({role}) created with id {uid}")
+            if person_id is not None:  # a driver's own account: a viewer of the person's enterprise, linked
+                from icvcloud.store.base import Scope
+
+                from .hazmat import hazmat_store
+
+                hz = hazmat_store(store)
+                person = await hz.get_person(Scope.all(), person_id)
+                if person is None:
+                    print(f"error: no person {person_id}", file=sys.stderr)
+                    return 1
+                uid = await create_user(store, username, password, "viewer", person.org_id)
+                await hz.link_account(uid, person_id)
+                print(f"user {username} (driver: {person.name}, person {person_id}) created with id {uid}")
+            else:
+                uid = await create_user(store, username, password, role, org_id)
+                print(f"user {username} ({role}) created with id {uid}")
             if token:
                 print(f"API token (shown once): {await issue_token(store, uid, 'cli')}")
         finally:

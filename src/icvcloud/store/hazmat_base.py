@@ -176,3 +176,14 @@ class HazmatStore(abc.ABC):
     async def apply_trip_changes(self, changes: list[TripStateChange]) -> int:
         """Record state changes; idempotent (a state is entered once per waybill) and never
         moving a waybill backwards or out of ``cancelled``. Returns how many were new."""
+
+    # -- drivers' and escorts' own accounts
+
+    @abc.abstractmethod
+    async def link_account(self, user_id: int, person_id: int) -> bool:
+        """Make the user the person's own account (read-only self); False if no such person.
+        The person can then not be deleted while the account exists."""
+
+    @abc.abstractmethod
+    async def person_of_account(self, user_id: int) -> int | None:
+        """The person whose own account the user is (None: an ordinary user)."""

@@ -228,6 +228,8 @@ class PostgresHazmatStore(HazmatStore):
             if await conn.fetchval("SELECT 1 FROM hazmat_waybills WHERE driver_id = $1 OR escort_id = $1 LIMIT 1",
                                    person_id) is not None:
                 raise InUse(f"person {person_id} is named on waybills")
+            if await conn.fetchval("SELECT 1 FROM hazmat_accounts WHERE person_id = $1", person_id) is not None:
+                raise InUse(f"person {person_id} has a user account")
             await conn.execute("DELETE FROM hazmat_assignments WHERE person_id = $1", person_id)
             await conn.execute("DELETE FROM hazmat_people WHERE id = $1", person_id)
             return True
@@ -428,3 +430,19 @@ class PostgresHazmatStore(HazmatStore):
                     await conn.execute("UPDATE hazmat_waybills SET state = $2, state_at = $3 WHERE id = $1",
                                        c.waybill_id, c.state, c.at)
         return new
+
+    # -- drivers' own accounts
+
+    async def link_account(self, user_id: int, person_id: int) -> bool:
+        if not _fits(user_id):
+            return False
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval("SELECT 1 FROM hazmat_people WHERE id = $1 FOR SHARE", person_id) is None:
+                return False
+            await conn.execute("INSERT INTO hazmat_accounts (user_id, person_id) VALUES ($1, $2) ON CONFLICT (user_id) "
+                               "DO UPDATE SET person_id = excluded.person_id", user_id, person_id)
+            return True
+
+    async def person_of_account(self, user_id: int) -> int | None:
+        v = await self.pool.fetchval("SELECT person_id FROM hazmat_accounts WHERE user_id = $1", user_id)
+        return int(v) if v is not None else None

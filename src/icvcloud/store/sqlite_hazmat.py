@@ -241,6 +241,8 @@ class SqliteHazmatStore(HazmatStore):
             if db.execute("SELECT 1 FROM hazmat_waybills WHERE driver_id = ? OR escort_id = ? LIMIT 1",
                           (person_id, person_id)).fetchone() is not None:
                 raise InUse(f"person {person_id} is named on waybills")
+            if db.execute("SELECT 1 FROM hazmat_accounts WHERE person_id = ?", (person_id,)).fetchone() is not None:
+                raise InUse(f"person {person_id} has a user account")
             db.execute("DELETE FROM hazmat_assignments WHERE person_id = ?", (person_id,))
             db.execute("DELETE FROM hazmat_people WHERE id = ?", (person_id,))
             return True
@@ -474,3 +476,22 @@ class SqliteHazmatStore(HazmatStore):
             return new
 
         return await self._write(run) if rows else 0
+
+    # -- drivers' own accounts
+
+    async def link_account(self, user_id: int, person_id: int) -> bool:
+        def run(db: sqlite3.Connection) -> bool:
+            if db.execute("SELECT 1 FROM hazmat_people WHERE id = ?", (person_id,)).fetchone() is None:
+                return False
+            db.execute("INSERT INTO hazmat_accounts (user_id, person_id) VALUES (?, ?) ON CONFLICT (user_id) "
+                       "DO UPDATE SET person_id = excluded.person_id", (user_id, person_id))
+            return True
+
+        return await self._write(run)
+
+    async def person_of_account(self, user_id: int) -> int | None:
+        def run(db: sqlite3.Connection) -> int | None:
+            r = db.execute("SELECT person_id FROM hazmat_accounts WHERE user_id = ?", (user_id,)).fetchone()
+            return int(r[0]) if r else None
+
+        return await self._read(run)
