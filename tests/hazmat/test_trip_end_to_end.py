@@ -130,16 +130,23 @@ async def test_hazmat_trip_end_to_end(site: Site) -> None:
     # so the first report (at the depot) is judged with the waybill loaded.
     await asyncio.sleep(1.0)
 
+    # The carrier's officer, and another carrier's, watch the alarm feed.
+    other = await store.add_organisation("淄川危运物流", "enterprise", bureau)
+    outsider = await issue_token(store, await store.add_user("other", pw, "viewer", other), "t")
     messages: list[dict[str, Any]] = []
+    foreign: list[dict[str, Any]] = []
     ws = await connect(f"ws://127.0.0.1:{site.api_port}/api/v1/alarms/live?token={officer}")
+    ws2 = await connect(f"ws://127.0.0.1:{site.api_port}/api/v1/alarms/live?token={outsider}")
     assert json.loads(await ws.recv())["type"] == "snapshot"
+    assert json.loads(await ws2.recv()) == {"type": "snapshot", "items": []}
 
-    async def read() -> None:
+    async def read(sock: Any, into: list[dict[str, Any]]) -> None:
         with contextlib.suppress(Exception):
-            async for m in ws:
-                messages.append(json.loads(m))
+            async for m in sock:
+                into.append(json.loads(m))
 
-    reader = asyncio.create_task(read())
+    reader = asyncio.create_task(read(ws, messages))
+    reader2 = asyncio.create_task(read(ws2, foreign))
 
     def news() -> Counter[str]:
         return Counter(m["alarm"]["alarm_type"] for m in messages if m["type"] == "alarm" and m["change"] == "new")
@@ -217,14 +224,19 @@ async def test_hazmat_trip_end_to_end(site: Site) -> None:
         assert (await http.get("/alarms", headers={"Authorization": f"Bearer {wang}"})).status_code == 403
         with pytest.raises(InvalidStatus):
             await connect(f"ws://127.0.0.1:{site.api_port}/api/v1/alarms/live?token={wang}")
+        # The other carrier saw none of it, and cannot read the trip.
+        assert [m for m in foreign if m["type"] != "snapshot"] == []
+        r = await http.get(f"/hazmat/waybills/{wid}/trip", headers={"Authorization": f"Bearer {outsider}"})
+        assert r.status_code == 404
         dash = await call("GET", "/hazmat/dashboard")
         assert dash["trips"]["in_transit"] == 0 and dash["open_findings"] == 2  # deviation + no waybill
         assert dash["vehicles"]["total"] == 2 and dash["vehicles"]["online"] == 2
     finally:
         a.close()
         b.close()
-        await ws.close()
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        for sock, task in ((ws, reader), (ws2, reader2)):
+            await sock.close()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await http.aclose()
