@@ -97,6 +97,16 @@ def test_hazmat_stop_too_long_outside_permitted_places() -> None:
     assert of_type(run(Engine(), vehicle(2, "bus"), stop), "stop.too_long") == []
 
 
+def test_a_place_permitted_during_the_stop_permits_it() -> None:
+    # The waybill naming the depot as the truck's loading site is issued while it waits there.
+    stop = [pos(0, *at_xy(0, 0), 40)] + [pos(t, *at_xy(50, 0), 0) for t in range(60, 2400, 300)]
+    e = Engine()
+    run(e, TRUCK, stop[:3])  # standing since 60 s, outside any fence
+    e.set_fences([square(30, 0, 0, 200, stop_permitted=True)])
+    assert of_type(run(e, TRUCK, stop[3:]), "stop.too_long") == []
+    assert of_type(e.tick(T0 + s(4000)), "stop.too_long") == []
+
+
 def test_tick_raises_the_stop_before_the_next_report() -> None:
     e = Engine()
     run(e, TRUCK, [pos(0, *at_xy(0, 0), 0, status=0b10)])  # engine off: parked, so not offline either

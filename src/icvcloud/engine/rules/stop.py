@@ -45,6 +45,10 @@ def step(st: StopState | None, x: Step) -> StopState | None:
             st.since = t
             st.lon, st.lat = x.lon, x.lat
             st.permitted = any(cf.fence.stop_permitted for cf in x.inside.values())
+        elif not st.permitted and x.inside:
+            # A place can become permitted during the stop (a waybill issued while the
+            # vehicle waits at its loading site makes the site a permitted stop for it).
+            st.permitted = any(cf.fence.stop_permitted for cf in x.inside.values())
         if not st.permitted and st.ep is None and t - st.since >= x.c.max_stop_us:
             st.ep = _episode(x.v.vehicle_id, st, cfg)
             x.book.touch(st.ep)
