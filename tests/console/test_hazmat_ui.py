@@ -585,3 +585,21 @@ def test_reports_page(regulator: Any, world: World) -> None:
     csv = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert CARRIER_NAME in csv
 
+
+
+def test_a_driver_sees_only_their_own_waybills(browser: Any, world: World) -> None:
+    # The waybill's driver gets an account of their own (read-only self).
+    world.demo.icv("user", "add", "driver-wang", "--role", "driver", "--person", str(world.driver),
+                   "--password", OPERATOR_PASSWORD)
+    with page_without_errors(new_context(browser)) as pg:
+        log_in(pg, world.demo.url, "driver-wang", OPERATOR_PASSWORD,
+               "() => document.querySelector('#driver-view .driver-list[data-ready=\"true\"]') !== null")
+        numbers = [t.split(" · ")[0] for t in pg.locator(".driver-waybill h3").all_inner_texts()]
+        mine = [w["number"] for w in world.get(f"/hazmat/waybills?person_id={world.driver}&limit=100")["items"]]
+        assert sorted(numbers) == sorted(mine) and "ZB-REPLAY-1" in numbers
+        assert pg.locator("#app-view").is_hidden()  # none of the console's fleet-wide views
+        section = pg.locator(".driver-waybill", has_text="ZB-REPLAY-1")
+        section.locator("button").click()
+        pg.wait_for_selector(".driver-waybill .driver-trip[data-ready='true']", timeout=WAIT_MS)
+        assert "紧急报警" in section.inner_text() or "Emergency" in section.inner_text()
+        screenshot(pg, "hazmat-08-driver")

@@ -7,6 +7,7 @@ import { setWorkerUrl, type Map as MapLibreMap } from "maplibre-gl";
 import workerUrl from "maplibre-gl/dist/maplibre-gl-worker.mjs?url";
 import { installAlarmConsole } from "./alarms";
 import { installHazmatConsole } from "./hazmat";
+import { startDriver } from "./hazmat/driver";
 import { Api } from "./api";
 import { Fleet } from "./fleet";
 import { displayFor, type Display } from "./geo/display";
@@ -201,6 +202,12 @@ async function start(me: Me): Promise<void> {
 
 /** A failure while starting (the server went away, say) leads back to the login page, said why. */
 function startSafely(me: Me): void {
+  if (me.role === "driver") {  // a driver's own account: its waybills only
+    startDriver(api, me, () => { teardown(); showLogin(api, startSafely); }).catch((e: unknown) => {
+      showLogin(api, startSafely, t("login.error", { detail: e instanceof Error ? e.message : String(e) }));
+    });
+    return;
+  }
   start(me).catch((e: unknown) => {
     console.error("console start failed", e);
     handle?.live.close();

@@ -41,7 +41,7 @@ export interface Organisation {
   parent_id: number | null;
 }
 
-export type Role = "admin" | "operator" | "viewer";
+export type Role = "admin" | "operator" | "viewer" | "driver";
 
 export interface Me {
   id: number;
