@@ -70,6 +70,8 @@ def test_ic_card_of_the_escort_checks_in_and_removal_checks_out() -> None:
         m2.process(TANKER, p)
     evs = m2.identity(TANKER, at(200), True, "X-9")
     assert [(e.alarm_type, e.details["certificate_no"]) for e in evs] == [("hazmat.unknown_person", "X-9")]
+    # A 2019 card whose certificate field is blank but whose ID-card number is the qualification's number.
+    assert m2.identity(TANKER, at(300), True, "", "D-1") == []
 
 
 def test_manual_checkin_learnt_at_reload_ends_an_open_absence() -> None:

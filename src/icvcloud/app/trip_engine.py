@@ -74,7 +74,7 @@ class TripAwareEngine:
         if body.state == 2:
             return self.monitor.identity(vehicle, t, False, "")
         if body.state == 1 and body.read_result == 0:
-            return self.monitor.identity(vehicle, t, True, body.certificate_no)
+            return self.monitor.identity(vehicle, t, True, body.certificate_no, body.id_card)
         return []
 
     def tick(self, now: datetime) -> list[AlarmEvent]:

@@ -189,8 +189,11 @@ class HazmatMonitor:
             out.extend(self._no_waybill_rule(vehicle, p))
         return out
 
-    def identity(self, vehicle: VehicleContext, t: datetime, inserted: bool, certificate_no: str) -> list[AlarmEvent]:
-        """An IC card was inserted (and read: ``certificate_no``) or removed at ``t``."""
+    def identity(self, vehicle: VehicleContext, t: datetime, inserted: bool, certificate_no: str,
+                 id_card: str = "") -> list[AlarmEvent]:
+        """An IC card was inserted (and read: ``certificate_no``, 2019 cards also
+        ``id_card`` — many provinces number the qualification certificate with the
+        holder's ID card number, so either may match) or removed at ``t``."""
         vid = vehicle.vehicle_id
         out, self._pending = self._pending, []
         self._contexts[vid] = vehicle
@@ -202,14 +205,15 @@ class HazmatMonitor:
                     out.extend(self._events(trip, trip.presence(t, False), None))
             return out
         cert = certificate_no.strip()
+        numbers = {n for n in (cert, id_card.strip()) if n}
         for wid in self._by_vehicle.get(vid, ()):
             trip, m = self._trips[wid], self._waybills[wid]
             if trip.state.state not in ("loading", "in_transit", "unloading") and t < m.waybill.departure_from:
                 continue
-            if cert and cert in m.escort_certificates:
+            if numbers & set(m.escort_certificates):
                 self._card[vid] = "escort"
                 out.extend(self._events(trip, trip.presence(t, True), None))
-            elif cert and cert in m.driver_certificates:
+            elif numbers & set(m.driver_certificates):
                 self._card[vid] = "driver"
             elif trip.state.state in ("loading", "in_transit", "unloading"):
                 self._card[vid] = "unknown"
