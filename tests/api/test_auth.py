@@ -23,7 +23,7 @@ async def test_login_issues_a_working_token(world: World, client: httpx.AsyncCli
     me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})
     assert me.status_code == 200
     assert me.json() == {"id": me.json()["id"], "username": "a_viewer", "role": "viewer", "org_id": world.org_a,
-                         "sees_all": False, "org_ids": [world.org_a]}
+                         "sees_all": False, "org_ids": [world.org_a], "person_id": None}
 
 
 @pytest.mark.parametrize(("username", "password"), [("a_viewer", "wrong"), ("nobody", PASSWORD)])
