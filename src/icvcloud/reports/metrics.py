@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date
 
-from icvcloud.store.reports_base import ReportVehicle, VehicleDay
+from icvcloud.store.reports_base import Counts, ReportVehicle, VehicleDay
 
 
 @dataclass(slots=True)
@@ -144,7 +144,7 @@ def rates(t: Tally) -> Rates:
 
 
 @dataclass(slots=True)
-class VehicleSummary:
+class VehicleSummary(Counts):
     """One vehicle's facts over a period (local days ``first``…``last``)."""
 
     vehicle: ReportVehicle
@@ -155,22 +155,6 @@ class VehicleSummary:
     networked_from: date | None = None
     online_days: int = 0
     drift_days: int = 0
-    records: int = 0
-    qualified: int = 0
-    bad_position: int = 0
-    bad_time: int = 0
-    bad_speed: int = 0
-    bad_heading: int = 0
-    bad_altitude: int = 0
-    no_fix: int = 0
-    drift_points: int = 0
-    mileage_km: float = 0.0
-    complete_km: float = 0.0
-    running_s: float = 0.0
-    overspeed_alarms: int = 0
-    fatigue_alarms: int = 0
-    alarms_due: int = 0
-    alarms_in_time: int = 0
 
     def __post_init__(self) -> None:
         self.networked_from = self.vehicle.contact_day
@@ -181,10 +165,7 @@ class VehicleSummary:
             self.networked_from = f.day
         self.online_days += f.qualified > 0
         self.drift_days += f.drifted
-        for name in ("records", "qualified", "bad_position", "bad_time", "bad_speed", "bad_heading",
-                     "bad_altitude", "no_fix", "drift_points", "mileage_km", "complete_km", "running_s",
-                     "overspeed_alarms", "fatigue_alarms", "alarms_due", "alarms_in_time"):
-            setattr(self, name, getattr(self, name) + getattr(f, name))
+        self.add_counts(f)
 
     def networked_on(self, day: date) -> bool:
         return self.networked_from is not None and self.networked_from <= day

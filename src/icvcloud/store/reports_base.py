@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -131,12 +131,11 @@ class ReportVehicle:
     contact_day: date | None
 
 
-@dataclass(slots=True)
-class VehicleDay:
-    """One vehicle's facts on one local day (see :class:`FactRules`)."""
+@dataclass(slots=True, kw_only=True)
+class Counts:
+    """What is counted per vehicle and day and summed over periods: records and their
+    defects, distance, running time, alarms (see :class:`FactRules`)."""
 
-    vehicle_id: int
-    day: date
     records: int = 0
     qualified: int = 0
     bad_position: int = 0
@@ -149,11 +148,26 @@ class VehicleDay:
     mileage_km: float = 0.0
     complete_km: float = 0.0
     running_s: float = 0.0
-    jump_steps: int = 0
     overspeed_alarms: int = 0
     fatigue_alarms: int = 0
     alarms_due: int = 0
     alarms_in_time: int = 0
+
+    def add_counts(self, other: Counts) -> None:
+        for name in COUNT_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+COUNT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Counts))
+
+
+@dataclass(slots=True)
+class VehicleDay(Counts):
+    """One vehicle's facts on one local day (the counters are keyword arguments)."""
+
+    vehicle_id: int
+    day: date
+    jump_steps: int = 0
 
     @property
     def drifted(self) -> bool:
