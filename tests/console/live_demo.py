@@ -14,16 +14,20 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from icvcloud.protocols import jt808
 from icvcloud.protocols.jt808.extras import ExtraItems
+from icvcloud.sim.terminal import ONLINE
 from tests.services import free_port
-from tests.terminals import Terminal
+from tests.terminals import ScriptedTerminal, Source, Terminal, scripted, until
+
+T = TypeVar("T")
 
 DEMO_USER, DEMO_PASSWORD = "admin", "icvcloud-demo"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "console"
@@ -209,3 +213,39 @@ class AlarmTerminal:
             lon += 0.0001  # 36 km/h is 10 m/s: ~0.000112° of longitude a second here
             mileage += 0.01
         term.close()
+
+
+class TerminalThread:
+    """A scripted terminal, online, on its own event loop in a thread (Playwright's sync
+    API owns the main one)."""
+
+    def __init__(self, port: int, phone: str, plate: str, source: Source) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="scripted-terminal", daemon=True)
+        self.thread.start()
+        self.source = source
+        self.terminal: ScriptedTerminal = self.call(lambda: scripted(port, phone, source, plate=plate,
+                                                                     plate_colour=2))
+        self.call(self.terminal.start)
+        self.wait(lambda: self.terminal.state == ONLINE, "the terminal online")
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """``fn()`` on the terminal's loop; its result (or exception) here."""
+        fut: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # handed to the test's thread
+                fut.set_exception(e)
+
+        self.loop.call_soon_threadsafe(run)
+        return fut.result(10)
+
+    def wait(self, cond: Callable[[], bool], what: str, limit_s: float = 30.0) -> None:
+        asyncio.run_coroutine_threadsafe(until(cond, what, limit_s), self.loop).result(limit_s + 5)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.terminal.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

@@ -10,23 +10,21 @@ bit set; it answers the platform's commands with 0x0001 and records what it got.
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from icvcloud.protocols import jt808
-from icvcloud.sim.terminal import ONLINE
-from tests.terminals import ScriptedTerminal, Source, scripted, until
+from tests.terminals import Source
 
 from .live_demo import (
     DEMO_PASSWORD,
     DEMO_USER,
     WAIT_MS,
     Demo,
+    TerminalThread,
     log_in,
     new_context,
     page_without_errors,
@@ -39,36 +37,13 @@ VIEWER, VIEWER_PASSWORD = "watcher", "watcher-pass-1"
 PHONE, PLATE = "13900007755", "鲁C7A755"
 #: Logged in: the registry is loaded and the alarm feed is open.
 READY = "() => window.icvConsole && window.icvConsole.registryLoaded && window.icvAlarms && window.icvAlarms.feed.open"
-T = TypeVar("T")
 
 
-class TerminalThread:
-    """A scripted terminal on its own event loop in a thread (Playwright's sync API owns the main one)."""
+class AlarmTerminal(TerminalThread):
+    """The test's terminal, with what the alarm scenario asks of it."""
 
     def __init__(self, port: int) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="scripted-terminal", daemon=True)
-        self.thread.start()
-        self.source = Source(lat=36.70, lon=118.10, speed_kmh=45.0, heading_deg=90.0)
-        self.terminal: ScriptedTerminal = self.call(lambda: scripted(port, PHONE, self.source, plate=PLATE,
-                                                                     plate_colour=2))
-        self.call(self.terminal.start)
-        self.wait(lambda: self.terminal.state == ONLINE, "the terminal online")
-
-    def call(self, fn: Callable[[], T]) -> T:
-        fut: Future[T] = Future()
-
-        def run() -> None:
-            try:
-                fut.set_result(fn())
-            except BaseException as e:  # handed to the test's thread
-                fut.set_exception(e)
-
-        self.loop.call_soon_threadsafe(run)
-        return fut.result(10)
-
-    def wait(self, cond: Callable[[], bool], what: str, limit_s: float = 30.0) -> None:
-        asyncio.run_coroutine_threadsafe(until(cond, what, limit_s), self.loop).result(limit_s + 5)
+        super().__init__(port, PHONE, PLATE, Source(lat=36.70, lon=118.10, speed_kmh=45.0, heading_deg=90.0))
 
     def drive(self, reports: int, alarm: int = 0) -> None:
         """``reports`` reports one second apart (device times are whole seconds), moving east."""
@@ -80,11 +55,6 @@ class TerminalThread:
     def texts(self) -> list[str]:
         return self.call(lambda: [m.body.text for m in self.terminal.of(0x8300) if isinstance(m.body, jt808.Text)])
 
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.terminal.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
@@ -93,21 +63,21 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 
 @pytest.fixture(scope="module")
-def terminal(demo: Demo) -> Iterator[TerminalThread]:
-    t = TerminalThread(demo.jt808_port)
+def terminal(demo: Demo) -> Iterator[AlarmTerminal]:
+    t = AlarmTerminal(demo.jt808_port)
     yield t
     t.stop()
 
 
 @pytest.fixture(scope="module")
-def page(browser: Any, demo: Demo, terminal: TerminalThread) -> Iterator[Any]:
+def page(browser: Any, demo: Demo, terminal: AlarmTerminal) -> Iterator[Any]:
     with page_without_errors(new_context(browser)) as pg:
         log_in(pg, demo.url, DEMO_USER, DEMO_PASSWORD, READY)
         yield pg
 
 
 @pytest.fixture(scope="module")
-def alarm_id(page: Any, terminal: TerminalThread) -> int:
+def alarm_id(page: Any, terminal: AlarmTerminal) -> int:
     """Raise an emergency alarm: a few ordinary reports (the track before it), the alarm, the reports after it."""
     terminal.drive(4)
     terminal.drive(1, alarm=1)  # bit 0: emergency
@@ -162,7 +132,7 @@ def test_alarm_detail_shows_the_track_on_the_map(page: Any, demo: Demo, alarm_id
     shot(page, "alarms-02-detail")
 
 
-def test_handle_with_a_text_to_the_driver(page: Any, demo: Demo, terminal: TerminalThread, alarm_id: int) -> None:
+def test_handle_with_a_text_to_the_driver(page: Any, demo: Demo, terminal: AlarmTerminal, alarm_id: int) -> None:
     text = "请立即停车检查，注意安全"
     page.click("#alarm-handle")
     page.wait_for_selector("#handle-dialog")
@@ -241,7 +211,7 @@ def test_draw_and_save_a_polygon_fence(page: Any, demo: Demo) -> None:
     page.click("#fence-panel-close")
 
 
-def test_send_a_text_from_the_vehicle_detail(page: Any, demo: Demo, terminal: TerminalThread) -> None:
+def test_send_a_text_from_the_vehicle_detail(page: Any, demo: Demo, terminal: AlarmTerminal) -> None:
     (vehicle,) = [v for v in demo.get("/api/v1/vehicles?limit=1000")["items"] if v["device_id"] == PHONE]
     page.evaluate("k => window.icvConsole.select(k)", f"v{vehicle['id']}")
     page.wait_for_selector("#detail-command")
@@ -265,7 +235,7 @@ def test_send_a_text_from_the_vehicle_detail(page: Any, demo: Demo, terminal: Te
     page.click("#command-dialog .ax-modal-head button")
 
 
-def test_viewer_sees_but_cannot_act(browser: Any, demo: Demo, terminal: TerminalThread, alarm_id: int) -> None:
+def test_viewer_sees_but_cannot_act(browser: Any, demo: Demo, terminal: AlarmTerminal, alarm_id: int) -> None:
     demo.post("/api/v1/geofences", {"name": "临淄危化品禁行区", "spec": {
         "kind": "circle", "center": [118.31, 36.82], "radius_m": 1500, "vehicle_types": ["hazmat_tanker"],
         "forbidden": [{"start": "07:00", "end": "19:00"}], "alarm_on_enter": True}}, token=demo.token())

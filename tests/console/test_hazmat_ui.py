@@ -22,7 +22,6 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Generator, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,11 +30,19 @@ from typing import Any, cast
 import pytest
 
 from icvcloud.model import Position, Vehicle
-from icvcloud.sim.terminal import ONLINE
 from icvcloud.store.sqlite import SqliteStore
-from tests.terminals import ScriptedTerminal, Source, scripted, until
+from tests.terminals import Source
 
-from .live_demo import WAIT_MS, Demo, log_in, new_context, page_without_errors, running_demo, shot
+from .live_demo import (
+    WAIT_MS,
+    Demo,
+    TerminalThread,
+    log_in,
+    new_context,
+    page_without_errors,
+    running_demo,
+    shot,
+)
 
 REGULATOR, REGULATOR_PASSWORD = "hz-regulator", "regulator-pass-1"
 OPERATOR, OPERATOR_PASSWORD = "carrier-op", "carrier-pass-1"
@@ -98,41 +105,6 @@ def _run(main: Any, failed: list[BaseException]) -> None:
         asyncio.run(main())
     except BaseException as e:  # handed to the caller's thread
         failed.append(e)
-
-
-class OnlineTerminal:
-    """The tanker's terminal, online on its own event loop in a thread (Playwright's sync API owns the main one)."""
-
-    def __init__(self, port: int, lon: float, lat: float) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="hazmat-terminal", daemon=True)
-        self.thread.start()
-        self.terminal: ScriptedTerminal = self._call(lambda: scripted(port, PHONE, Source(lat=lat, lon=lon),
-                                                                      plate=PLATE, plate_colour=2))
-        self._call(self.terminal.start)
-        asyncio.run_coroutine_threadsafe(until(lambda: self.terminal.state == ONLINE, "the terminal online"),
-                                         self.loop).result(35)
-
-    def _call(self, fn: Any) -> Any:
-        fut: Future[Any] = Future()
-
-        def run() -> None:
-            try:
-                fut.set_result(fn())
-            except BaseException as e:  # handed to the test's thread
-                fut.set_exception(e)
-
-        self.loop.call_soon_threadsafe(run)
-        return fut.result(10)
-
-    def emergency(self) -> None:
-        """A report with the emergency bit (bit 0) set: an alarm of the trip."""
-        self._call(lambda: self.terminal.report_now(alarm=1))
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.terminal.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 @dataclass
@@ -219,7 +191,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         demo.icv("user", "add", OPERATOR, "--role", "operator", "--org", str(CARRIER), "--password", OPERATOR_PASSWORD)
         tokens = {u: demo.post("/api/v1/auth/login", {"username": u, "password": p})["token"]
                   for u, p in ((REGULATOR, REGULATOR_PASSWORD), (OPERATOR, OPERATOR_PASSWORD))}
-        terminal = OnlineTerminal(demo.jt808_port, 118.150, ROUTE_LAT)
+        terminal = TerminalThread(demo.jt808_port, PHONE, PLATE, Source(lat=ROUTE_LAT, lon=118.150))
         try:
             w = World(demo, tokens, 0, 0, 0, 0, 0, track_start)
             (vehicle,) = [v for v in w.get("/vehicles?limit=1000")["items"] if v["device_id"] == PHONE]
@@ -249,7 +221,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             assert status == 201, body
             w.replay_waybill = body["id"]
             # The driver presses the emergency button at the end of the trip: a finding of it.
-            terminal.emergency()
+            terminal.call(lambda: terminal.terminal.report_now(alarm=1))  # the emergency bit
             w.wait(lambda: w.get(f"/alarms?vehicle_id={w.vehicle}&type=terminal.emergency")["total"] == 1,
                    "the emergency alarm")
             yield w
