@@ -1,10 +1,17 @@
 """The trip side of the hazmat store, on both stores: state changes recorded once
-and never backwards, check-ins, what the trip monitor loads, counts — and scope."""
+and never backwards, check-ins, what the trip monitor loads, counts — and scope;
+and the trip rules' reloading from it."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from icvcloud.app.alarms import Definitions
+from icvcloud.app.rule_engine import RuleSource
+from icvcloud.app.trip_engine import TripAwareEngine, TripRules
+from icvcloud.config import Config
+from icvcloud.engine import Engine
+from icvcloud.hazmat.monitor import MonitorConfig
 from icvcloud.model.hazmat import Checkin, TripStateChange
 from icvcloud.store.base import Scope
 from icvcloud.store.hazmat_base import WaybillFilter
@@ -87,3 +94,22 @@ async def test_monitored_waybills_carry_certificates_checkins_and_recent_complet
     assert got[b.waybill].completed_at == NOW + timedelta(minutes=60)
     # Completed before the horizon: no longer monitored.
     assert {m.waybill.id for m in await hz.monitored_waybills(NOW + timedelta(hours=2))} == {a.waybill}
+
+
+async def test_trip_rules_give_the_engine_the_sites_of_open_waybills_at_most_so_often(hzw: Hz) -> None:
+    hz, a, b = hzw.hz, hzw.a, hzw.b
+    rules = TripRules(RuleSource(Config()), hz, MonitorConfig(), sites_every_s=3600)
+    engine = rules.build(Definitions())
+    assert isinstance(engine, TripAwareEngine) and isinstance(engine.engine, Engine)
+    await rules.refresh(engine, NOW)  # the first sites go at once
+    assert sorted(f.id for f in engine.engine.fences) == sorted(
+        [-2 * a.waybill, -2 * a.waybill - 1, -2 * b.waybill, -2 * b.waybill - 1])
+    assert engine.monitor.trip(a.waybill) is not None
+    # A cancelled waybill leaves the monitor at once; its sites go with the next due push.
+    await hz.cancel_waybill(ALL, b.waybill, "x", "op", NOW)
+    await rules.refresh(engine, NOW)
+    assert engine.monitor.trip(b.waybill) is None
+    assert len(engine.engine.fences) == 4
+    rules.sites_every_s = 0
+    await rules.refresh(engine, NOW)
+    assert sorted(f.id for f in engine.engine.fences) == sorted([-2 * a.waybill, -2 * a.waybill - 1])
