@@ -147,6 +147,17 @@ async def test_hazmat_trip_end_to_end(site: Site) -> None:
 
     reader = asyncio.create_task(read(ws, messages))
     reader2 = asyncio.create_task(read(ws2, foreign))
+    # ... and the live positions, subscribed by the tankers' IDs (guessed) and a box around the city.
+    live2 = await connect(f"ws://127.0.0.1:{site.api_port}/api/v1/live?token={outsider}")
+    await live2.send(json.dumps({"vehicles": [tanker, stray], "bbox": [117.0, 36.0, 119.0, 37.5]}))
+    assert json.loads(await live2.recv()) == {"type": "snapshot", "items": []}
+    foreign_live: list[dict[str, Any]] = []
+    reader3 = asyncio.create_task(read(live2, foreign_live))
+    live1 = await connect(f"ws://127.0.0.1:{site.api_port}/api/v1/live?token={officer}")  # the same, own carrier
+    await live1.send(json.dumps({"vehicles": [tanker, stray], "bbox": [117.0, 36.0, 119.0, 37.5]}))
+    assert json.loads(await live1.recv())["type"] == "snapshot"  # no positions yet: only heartbeats so far
+    own_live: list[dict[str, Any]] = []
+    reader4 = asyncio.create_task(read(live1, own_live))
 
     def news() -> Counter[str]:
         return Counter(m["alarm"]["alarm_type"] for m in messages if m["type"] == "alarm" and m["change"] == "new")
@@ -224,8 +235,10 @@ async def test_hazmat_trip_end_to_end(site: Site) -> None:
         assert (await http.get("/alarms", headers={"Authorization": f"Bearer {wang}"})).status_code == 403
         with pytest.raises(InvalidStatus):
             await connect(f"ws://127.0.0.1:{site.api_port}/api/v1/alarms/live?token={wang}")
-        # The other carrier saw none of it, and cannot read the trip.
+        # The other carrier saw none of it — alarms or positions — and cannot read the trip.
         assert [m for m in foreign if m["type"] != "snapshot"] == []
+        assert foreign_live == []
+        await until(lambda: any(m["type"] == "positions" for m in own_live), "the carrier's own live positions")
         r = await http.get(f"/hazmat/waybills/{wid}/trip", headers={"Authorization": f"Bearer {outsider}"})
         assert r.status_code == 404
         dash = await call("GET", "/hazmat/dashboard")
@@ -234,7 +247,7 @@ async def test_hazmat_trip_end_to_end(site: Site) -> None:
     finally:
         a.close()
         b.close()
-        for sock, task in ((ws, reader), (ws2, reader2)):
+        for sock, task in ((ws, reader), (ws2, reader2), (live2, reader3), (live1, reader4)):
             await sock.close()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

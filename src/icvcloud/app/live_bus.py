@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -128,11 +129,19 @@ class LiveRelay:
                 await self._sub.unsubscribe()
 
     async def _announce(self) -> None:
+        # Looked at often, said every INTEREST_EVERY_S — and at once when the first
+        # subscriber comes: the workers publish nothing until they hear of one, so a
+        # console's first live positions would otherwise wait up to INTEREST_EVERY_S.
+        last = -math.inf
         while True:
-            if self.hub.subscribers:
+            now = time.monotonic()
+            if self.hub.subscribers and now - last >= INTEREST_EVERY_S:
                 with contextlib.suppress(Exception):
                     await self.nc.publish(self.subject + ".interest", self.name.encode())
-            await asyncio.sleep(INTEREST_EVERY_S)
+                last = now
+            elif not self.hub.subscribers:
+                last = -math.inf
+            await asyncio.sleep(INTEREST_EVERY_S / 8)
 
     async def _on_update(self, msg: Msg) -> None:
         try:
