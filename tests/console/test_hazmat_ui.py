@@ -328,6 +328,9 @@ def test_dashboard_shows_the_numbers_and_charts(regulator: Any, world: World) ->
                     for r in page.locator("#hz-chart-class .hz-bar-row").all()}
         assert by_class == {k: v for k, v in d["vehicles"]["by_class"].items() if v > 0}
         assert by_class["3"] >= 1  # the seeded tanker, online, may carry class 3
+        carrying = {r.get_attribute("data-key"): int(r.get_attribute("data-value"))
+                    for r in page.locator("#hz-chart-carrying .hz-bar-row").all()}
+        assert carrying == {k: v for k, v in d["vehicles"].get("carrying", {}).items() if v > 0}
         alarms = {r.get_attribute("data-key"): int(r.get_attribute("data-value"))
                   for r in page.locator("#hz-chart-alarms .hz-bar-row").all()}
         assert alarms["terminal.emergency"] == d["alarms_today"]["by_type"]["terminal.emergency"] >= 1

@@ -189,6 +189,8 @@ async def test_trips_checkins_and_dashboard(hzw: Hz) -> None:
     # The dashboard counts only the caller's jurisdiction.
     dash_a = (await hzw.get("a_viewer", "/hazmat/dashboard")).json()
     assert dash_a["trips"]["loading"] == 1 and dash_a["vehicles"]["total"] == 2
+    assert dash_a["vehicles"]["carrying"] == {"3": 1}  # the tanker (online) loading its petrol
     assert (await hzw.get("dist_a", "/hazmat/dashboard")).json()["trips"]["loading"] == 1
     bureau = (await hzw.get("bureau", "/hazmat/dashboard")).json()
     assert bureau["trips"]["loading"] == 2 and bureau["vehicles"]["total"] == 4
+    assert bureau["vehicles"]["carrying"] == {"3": 2}

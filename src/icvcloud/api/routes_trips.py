@@ -16,7 +16,7 @@ from icvcloud.model.hazmat import HAZMAT_VEHICLE_TYPES, Checkin, Waybill
 from icvcloud.protocols.jt808.wire import CST
 from icvcloud.store.alarms_base import AlarmFilter
 from icvcloud.store.base import Scope, VehicleFilter
-from icvcloud.store.hazmat_base import PeopleFilter
+from icvcloud.store.hazmat_base import PeopleFilter, WaybillFilter
 
 from .auth import Operator, Services, Viewer, write_scope
 from .hazmat_access import not_found, refused
@@ -181,7 +181,11 @@ class DashboardVehicles(BaseModel):
     total: int
     online: int
     moving: int
-    by_class: dict[str, int] = Field(description="Online hazmat vehicles by the hazard classes they may carry")
+    by_class: dict[str, int] = Field(description="Online hazmat vehicles by the hazard classes they may carry "
+                                                 "(a vehicle counts under each of its permitted classes)")
+    carrying: dict[str, int] = Field(default_factory=dict, description=(
+        "Online vehicles on a trip now (loading, in transit, unloading) by the hazard classes of their waybill's "
+        "cargo (a vehicle counts under each class it carries)"))
 
 
 class DashboardTrips(BaseModel):
@@ -229,6 +233,7 @@ async def dashboard(caller: Viewer, services: Services) -> DashboardOut:
     hazmat_vehicles = await h.store.list_vehicles(scope)
     classes_of = {v.vehicle_id: v.classes for v in hazmat_vehicles}
     by_class: dict[str, int] = {}
+    online_vehicles: list[int] = []
     total = online = moving = 0
     for vtype in HAZMAT_VEHICLE_TYPES:
         found, n = await services.store.list_vehicles(scope, VehicleFilter(vehicle_type=vtype, limit=100_000))
@@ -238,11 +243,20 @@ async def dashboard(caller: Viewer, services: Services) -> DashboardOut:
             if live is None or not live.online:
                 continue
             online += 1
+            online_vehicles.append(v.id)
             if live.position is not None and live.position.speed_kmh >= 5.0:
                 moving += 1
             for c in classes_of.get(v.id, ()):
                 by_class[c] = by_class.get(c, 0) + 1
     counts = await h.store.trip_counts(scope, today)
+    online_ids = set(online_vehicles)
+    carrying: dict[str, int] = {}
+    for state in ("loading", "in_transit", "unloading"):
+        trips, _ = await h.store.list_waybills(scope, WaybillFilter(state=state, limit=100_000))
+        for w in trips:
+            if w.vehicle_id in online_ids:
+                for c in w.classes:
+                    carrying[c] = carrying.get(c, 0) + 1
     open_findings, by_type, alarms_total = 0, {}, 0
     if services.alarms is not None:
         a = services.alarms.store
@@ -255,7 +269,8 @@ async def dashboard(caller: Viewer, services: Services) -> DashboardOut:
                              vehicles=hazmat_vehicles, people=(await h.store.list_people(scope, _ALL_PEOPLE))[0],
                              window_days=h.expiring_within_days)
     return DashboardOut(
-        vehicles=DashboardVehicles(total=total, online=online, moving=moving, by_class=dict(sorted(by_class.items()))),
+        vehicles=DashboardVehicles(total=total, online=online, moving=moving, by_class=dict(sorted(by_class.items())),
+                                   carrying=dict(sorted(carrying.items()))),
         trips=DashboardTrips(planned=counts["planned"], loading=counts["loading"], in_transit=counts["in_transit"],
                              unloading=counts["unloading"], completed_today=counts["completed_since"]),
         open_findings=open_findings, alarms_today=DashboardAlarms(total=alarms_total, by_type=by_type),

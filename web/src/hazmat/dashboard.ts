@@ -50,13 +50,17 @@ function tiles(d: Dashboard): HTMLElement {
 function charts(d: Dashboard): HTMLElement[] {
   const byClass: Datum[] = Object.entries(d.vehicles.by_class).filter(([, n]) => n > 0)
     .map(([c, n]) => ({ key: c, label: className(c), value: n }));
+  const carrying: Datum[] = Object.entries(d.vehicles.carrying ?? {}).filter(([, n]) => n > 0)
+    .map(([c, n]) => ({ key: c, label: className(c), value: n }));
   const trips: Datum[] = (["planned", "loading", "in_transit", "unloading", "completed_today"] as const)
     .map((s) => ({ key: s, label: tx2("tstate", s), value: d.trips[s], colour: TRIP_COLOURS[s] }));
   const alarms: Datum[] = Object.entries(d.alarms_today.by_type).filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1]).slice(0, 8)
     .map(([ty, n], i) => ({ key: ty, label: findingTypeName(ty), value: n, colour: PALETTE[(i + 5) % PALETTE.length] }));
   return [
-    card(hx("dash.byClass"), "hz-card-class", barChart("hz-chart-class", byClass, hx("dash.noClass"))),
+    card(hx("dash.byClass"), "hz-card-class", barChart("hz-chart-class", byClass, hx("dash.noClass")),
+      h("h4", { class: "hz-sub-title" }, hx("dash.carrying")),
+      barChart("hz-chart-carrying", carrying, hx("dash.noCarrying"))),
     card(hx("dash.trips"), "hz-card-trips", donutChart("hz-chart-trips", trips, hx("dash.tripsCentre"))),
     card(hx("dash.alarmTypes"), "hz-card-alarms", barChart("hz-chart-alarms", alarms, hx("dash.noAlarms"))),
   ];

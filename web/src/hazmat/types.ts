@@ -176,7 +176,9 @@ export interface Trip {
 }
 
 export interface Dashboard {
-  vehicles: { total: number; online: number; moving: number; by_class: Record<string, number> };
+  vehicles: { total: number; online: number; moving: number; by_class: Record<string, number>;
+    /** Online vehicles on a trip now, by their cargo's classes (absent from older servers). */
+    carrying?: Record<string, number> };
   trips: { planned: number; loading: number; in_transit: number; unloading: number; completed_today: number };
   open_findings: number;
   alarms_today: { total: number; by_type: Record<string, number> };
