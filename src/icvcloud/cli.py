@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_encode)
 
     b = sub.add_parser("bench", help="run a benchmark from bench/ (last output line: JSON figures)")
-    b.add_argument("name", help="benchmark name: codec, ingest, engine, alarms, console")
+    b.add_argument("name", help="benchmark name: codec, ingest, engine, alarms, console, reports")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     b.set_defaults(func=_cmd_bench)
     return p
