@@ -122,15 +122,20 @@ def write_scope(caller: Caller) -> Scope:
     return Scope.of(caller.user.org_id) if caller.user.org_id is not None else Scope.of()
 
 
+async def person_of(services: ApiServices, user: User) -> int | None:
+    """The person whose own (driver's or escort's) account ``user`` is; None for others."""
+    hazmat = getattr(services, "hazmat", None)
+    if user.role != "viewer" or hazmat is None:  # only viewers are ever linked to a person
+        return None
+    person_id: int | None = await hazmat.store.person_of_account(user.id)
+    return person_id
+
+
 async def caller_for_token(services: ApiServices, token: str) -> Caller | None:
     user = await user_for_token(services, token)
     if user is None:
         return None
-    person_id = None
-    hazmat = getattr(services, "hazmat", None)
-    if user.role == "viewer" and hazmat is not None:  # only viewers are ever linked to a person
-        person_id = await hazmat.store.person_of_account(user.id)
-    return Caller(user, await scope_of(services.store, user), person_id)
+    return Caller(user, await scope_of(services.store, user), await person_of(services, user))
 
 
 async def websocket_caller(ws: WebSocket, token: str | None) -> Caller | None:

@@ -54,8 +54,8 @@ OTHER_MSGS = frozenset({0x0702})
 _EVALUATED = POSITION_MSGS | OTHER_MSGS
 
 
-def _may_hold_positions(r: LogRecord) -> bool:
-    """Whether the record is (a packet of) a message the engine evaluates, from its header's message ID."""
+def _evaluated(r: LogRecord) -> bool:
+    """Whether the record is (a packet of) a message the engine may evaluate, from its header's message ID."""
     p = r.payload
     i = 1 if p[:1] == b"\x7e" else 0  # frames are kept with or without their flags
     return r.kind == "jt808" and int.from_bytes(p[i:i + 2], "big") in _EVALUATED
@@ -254,7 +254,7 @@ class AlarmConsumer:
         are looked up again with the next batch (they may be registered meanwhile)."""
         self._not_vehicles.clear()
         missing = list(dict.fromkeys(r.device_id for r in recs
-                                     if r.device_id not in self._contexts and _may_hold_positions(r)))
+                                     if r.device_id not in self._contexts and _evaluated(r)))
         step = max(1, self.settings.lookup_concurrency)
         for i in range(0, len(missing), step):
             part = missing[i:i + step]
@@ -392,22 +392,23 @@ class AlarmConsumer:
             msg = self._message(r)
             if msg is None:
                 continue
+            received_at = datetime.fromtimestamp(r.received_at_us / 1e6, UTC)
             if msg.msg_id in POSITION_MSGS:
-                positions = positions_from(msg, datetime.fromtimestamp(r.received_at_us / 1e6, UTC))
+                positions = positions_from(msg, received_at)
                 if not positions:
                     continue
-            elif on_message is None or msg.msg_id not in OTHER_MSGS:
+            elif on_message is None:
                 continue
             else:
-                positions = []
+                positions = []  # another message the engine takes (OTHER_MSGS)
             ctx = await self._context(r.device_id)
             if ctx is None:
                 continue
             replay = r.offset <= self.replay_until
-            if not positions:  # another message the engine takes
+            if not positions:
                 assert on_message is not None
                 t0 = time.perf_counter()
-                found = [on_message(ctx, msg, datetime.fromtimestamp(r.received_at_us / 1e6, UTC))]
+                found = [on_message(ctx, msg, received_at)]
                 t_engine += time.perf_counter() - t0
             else:
                 found = []
@@ -558,7 +559,7 @@ class AlarmConsumer:
 
     def _message(self, r: LogRecord) -> jt808.Message | None:
         """The record's message if it is one the engine evaluates (a sub-packaged one once complete)."""
-        if not _may_hold_positions(r):
+        if not _evaluated(r):
             return None
         try:
             msg = self._messages.message(r)

@@ -47,7 +47,7 @@ from icvcloud.model.alarms import AlarmEvent, Severity
 from icvcloud.model.hazmat import HAZMAT_VEHICLE_TYPES, MonitoredWaybill, Waybill
 from icvcloud.model.records import Position
 
-from .trip import Fix, Trip, TripConfig, TripFinding, TripState
+from .trip import FindingPhase, Fix, Trip, TripConfig, TripFinding, TripState
 
 HAZMAT_TYPES = frozenset(HAZMAT_VEHICLE_TYPES)
 #: Waybill states whose trip is still being monitored.
@@ -141,16 +141,14 @@ class HazmatMonitor:
             trip = self._trips.get(wid)
             if trip is None:
                 st = self._restored.pop(wid, None)
-                self._trips[wid] = Trip(w, self.config.trip, st if st is not None else _stored_state(w))
+                trip = self._trips[wid] = Trip(w, self.config.trip, st if st is not None else _stored_state(w))
             elif w.vehicle_id not in self._seen and w.state != trip.state.state:
                 # Another monitor drives this vehicle's trip (its partition's, in scale-out);
                 # this one only ticks it, on the state as stored.
                 trip.state = _stored_state(w)
-            trip = self._trips.get(wid)
-            if trip is not None:
-                for t, role in m.checkins:
-                    if role == "escort":
-                        self._pending.extend(self._events(trip, trip.presence(t, True), None))
+            for t, role in m.checkins:
+                if role == "escort":
+                    self._pending.extend(self._events(trip, trip.presence(t, True), None))
         self._waybills = fresh
         self._by_vehicle = {}
         for wid, trip in sorted(self._trips.items(), key=lambda kv: kv[1].waybill.departure_from):
@@ -174,19 +172,25 @@ class HazmatMonitor:
     def process(self, vehicle: VehicleContext, p: Position) -> list[AlarmEvent]:
         vid = vehicle.vehicle_id
         wids = self._by_vehicle.get(vid)
-        if wids is None and vehicle.vehicle_type not in HAZMAT_TYPES and not self._pending:
-            return []  # the common case, kept cheap: most vehicles are not hazmat vehicles
-        out, self._pending = self._pending, []
-        if wids is None and vehicle.vehicle_type not in HAZMAT_TYPES:
-            return out
+        hazmat = vehicle.vehicle_type in HAZMAT_TYPES
+        out = self._take_pending()
+        if wids is None and not hazmat:
+            return out  # the common case, kept cheap: most vehicles are not hazmat vehicles
         self._seen.add(vid)
         self._contexts[vid] = vehicle
         fix = Fix(p.device_time, p.lon, p.lat, p.speed_kmh)
         for wid in wids or ():
             trip = self._trips[wid]
             out.extend(self._events(trip, trip.report(fix), fix))
-        if self.config.no_waybill and vehicle.vehicle_type in HAZMAT_TYPES:
+        if self.config.no_waybill and hazmat:
             out.extend(self._no_waybill_rule(vehicle, p))
+        return out
+
+    def _take_pending(self) -> list[AlarmEvent]:
+        """What waited for the next call (findings of a reload); cheap when nothing did."""
+        if not self._pending:
+            return []
+        out, self._pending = self._pending, []
         return out
 
     def identity(self, vehicle: VehicleContext, t: datetime, inserted: bool, certificate_no: str,
@@ -195,7 +199,7 @@ class HazmatMonitor:
         ``id_card`` — many provinces number the qualification certificate with the
         holder's ID card number, so either may match) or removed at ``t``."""
         vid = vehicle.vehicle_id
-        out, self._pending = self._pending, []
+        out = self._take_pending()
         self._contexts[vid] = vehicle
         if not inserted:
             role = self._card.pop(vid, None)
@@ -217,14 +221,13 @@ class HazmatMonitor:
                 self._card[vid] = "driver"
             elif trip.state.state in ("loading", "in_transit", "unloading"):
                 self._card[vid] = "unknown"
-                start = t
                 out.append(self._event(vehicle, "unknown_person", key(vid, "hazmat.unknown_person", wid, to_us(t)),
-                                       start, None, "instant", trip.waybill,
+                                       t, None, "instant", trip.waybill,
                                        {"certificate_no": cert or "(unread)"}))
         return out
 
     def tick(self, now: datetime) -> list[AlarmEvent]:
-        out, self._pending = self._pending, []
+        out = self._take_pending()
         for trip in list(self._trips.values()):
             vid = trip.waybill.vehicle_id
             if not self.tick_everything and vid not in self._seen:
@@ -290,7 +293,7 @@ class HazmatMonitor:
         return out
 
     def _event(self, vehicle: VehicleContext, kind: str, k: str, start: datetime, end: datetime | None,
-               phase: Any, waybill: Waybill | None, details: dict[str, Any]) -> AlarmEvent:
+               phase: FindingPhase, waybill: Waybill | None, details: dict[str, Any]) -> AlarmEvent:
         if waybill is not None:
             details = {"waybill_id": waybill.id, "waybill_number": waybill.number, **details}
         lon, lat = details.get("lon"), details.get("lat")
