@@ -5,12 +5,20 @@ its jurisdiction, an enterprise itself); writes only the caller's own enterprise
 
 from __future__ import annotations
 
-from fastapi import HTTPException, status
+from typing import Annotated, Any
+
+from fastapi import HTTPException, Path, status
 
 from icvcloud.store.base import Scope
 
 from .auth import Caller, write_scope
+from .schemas import MAX_ID, Error
 from .services import ApiServices
+
+WaybillId = Annotated[int, Path(ge=1, le=MAX_ID, description="Waybill ID")]
+#: The answers of an endpoint reading one waybill, besides 200.
+WAYBILL_READ: dict[int | str, dict[str, Any]] = {
+    401: {"model": Error}, 404: {"model": Error, "description": "No such waybill (or not the caller's)"}}
 
 #: Core registry IDs (organisations, vehicles) are int4 in PostgreSQL.
 INT4_MAX = 2**31 - 1

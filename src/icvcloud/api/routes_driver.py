@@ -7,19 +7,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from icvcloud.model.hazmat import Person
 from icvcloud.store.base import Scope
 from icvcloud.store.hazmat_base import WaybillFilter
 
 from .auth import Driver, Services
-from .hazmat_access import not_found
+from .hazmat_access import WaybillId, not_found
 from .hazmat_schemas import PersonOut, WaybillPage
 from .hazmat_services import hazmat_services
 from .hazmat_views import person_out, waybill_out
 from .routes_trips import TripOut, trip_view
-from .schemas import MAX_ID, Error
+from .schemas import Error
 
 router = APIRouter(prefix="/hazmat/me", tags=["drivers' own accounts"])
 _READ: dict[int | str, dict[str, Any]] = {
@@ -55,7 +55,7 @@ async def my_waybills(caller: Driver, services: Services,
 
 @router.get("/waybills/{waybill_id}/trip", summary="The trip of a waybill naming the caller",
             responses={**_READ, 404: {"model": Error, "description": "No such waybill naming the caller"}})
-async def my_trip(waybill_id: Annotated[int, Path(ge=1, le=MAX_ID)], caller: Driver,
+async def my_trip(waybill_id: WaybillId, caller: Driver,
                   services: Services) -> TripOut:
     p, scope = await _me(caller, services)
     w = await hazmat_services(services).store.get_waybill(scope, waybill_id)

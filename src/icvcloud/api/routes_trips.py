@@ -5,9 +5,9 @@ regulator's dashboard figures (docs/hazmat.md, "Trip monitoring")."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 
 from icvcloud.hazmat.findings import document_findings
@@ -19,7 +19,7 @@ from icvcloud.store.base import Scope, VehicleFilter
 from icvcloud.store.hazmat_base import PeopleFilter, WaybillFilter
 
 from .auth import Operator, Services, Viewer, write_scope
-from .hazmat_access import not_found, refused
+from .hazmat_access import WAYBILL_READ, WaybillId, not_found, refused
 from .hazmat_services import hazmat_services
 from .hazmat_views import waybill_out
 from .schemas import MAX_ID, Error
@@ -27,9 +27,6 @@ from .services import ApiServices
 
 router = APIRouter(prefix="/hazmat", tags=["hazmat trips"])
 
-WaybillId = Annotated[int, Path(ge=1, le=MAX_ID, description="Waybill ID")]
-_READ: dict[int | str, dict[str, Any]] = {401: {"model": Error}, 404: {"model": Error, "description": "No such "
-                                                                       "waybill (or not the caller's)"}}
 #: Alarm types of the vehicle that belong to its trip's findings besides the monitor's own.
 TRIP_ALARM_TYPES = ("fence.forbidden", "stop.too_long", "overspeed", "fatigue", "route.deviation", "terminal.emergency")
 #: The track window reaches this far before the departure window and after completion.
@@ -121,7 +118,7 @@ def trip_window(w: Waybill, history_end: datetime | None, now: datetime) -> tupl
 
 
 @router.get("/waybills/{waybill_id}/trip", summary="A waybill's trip: states, track window, findings, check-ins",
-            responses=_READ)
+            responses=WAYBILL_READ)
 async def get_trip(waybill_id: WaybillId, caller: Viewer, services: Services) -> TripOut:
     w = await hazmat_services(services).store.get_waybill(caller.scope, waybill_id)
     if w is None:
@@ -153,7 +150,7 @@ async def trip_view(services: ApiServices, scope: Scope, w: Waybill) -> TripOut:
 
 @router.post("/waybills/{waybill_id}/checkins", status_code=201,
              summary="Check the waybill's driver or escort in by hand (when the terminal has no IC card reader)",
-             responses={**_READ, 403: {"model": Error}, 409: {"model": Error, "description": "Trip closed"},
+             responses={**WAYBILL_READ, 403: {"model": Error}, 409: {"model": Error, "description": "Trip closed"},
                         422: {"model": Error, "description": "Not the waybill's driver/escort"}})
 async def add_checkin(waybill_id: WaybillId, req: CheckinIn, caller: Operator, services: Services) -> CheckinOut:
     h = hazmat_services(services)
@@ -233,7 +230,7 @@ async def dashboard(caller: Viewer, services: Services) -> DashboardOut:
     hazmat_vehicles = await h.store.list_vehicles(scope)
     classes_of = {v.vehicle_id: v.classes for v in hazmat_vehicles}
     by_class: dict[str, int] = {}
-    online_vehicles: list[int] = []
+    online_ids: set[int] = set()
     total = online = moving = 0
     for vtype in HAZMAT_VEHICLE_TYPES:
         found, n = await services.store.list_vehicles(scope, VehicleFilter(vehicle_type=vtype, limit=100_000))
@@ -243,13 +240,12 @@ async def dashboard(caller: Viewer, services: Services) -> DashboardOut:
             if live is None or not live.online:
                 continue
             online += 1
-            online_vehicles.append(v.id)
+            online_ids.add(v.id)
             if live.position is not None and live.position.speed_kmh >= 5.0:
                 moving += 1
             for c in classes_of.get(v.id, ()):
                 by_class[c] = by_class.get(c, 0) + 1
     counts = await h.store.trip_counts(scope, today)
-    online_ids = set(online_vehicles)
     carrying: dict[str, int] = {}
     for state in ("loading", "in_transit", "unloading"):
         trips, _ = await h.store.list_waybills(scope, WaybillFilter(state=state, limit=100_000))

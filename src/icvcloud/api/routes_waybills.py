@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 
 from icvcloud.hazmat.validation import Context, validate_waybill
@@ -15,7 +15,7 @@ from icvcloud.store.base import Scope
 from icvcloud.store.hazmat_base import DuplicateNumber, NotAllowed, WaybillFilter
 
 from .auth import Operator, Services, Viewer, write_scope
-from .hazmat_access import INT4_MAX, carrier_of, not_found, refused
+from .hazmat_access import INT4_MAX, WAYBILL_READ, WaybillId, carrier_of, not_found, refused
 from .hazmat_schemas import CancelIn, Reason, WaybillIn, WaybillOut, WaybillPage, WaybillRefused
 from .hazmat_services import HazmatServices, hazmat_services
 from .hazmat_views import cargo_line, site, waybill_out
@@ -23,14 +23,11 @@ from .schemas import MAX_ID, Error
 
 router = APIRouter(prefix="/hazmat", tags=["hazmat waybills"])
 
-WaybillId = Annotated[int, Path(ge=1, le=MAX_ID, description="Waybill ID")]
-_READ: dict[int | str, dict[str, Any]] = {401: {"model": Error}, 404: {"model": Error, "description": "No such "
-                                                                       "waybill (or not the caller's)"}}
-_WRITE: dict[int | str, dict[str, Any]] = {**_READ, 403: {"model": Error, "description": "Needs the operator role "
-                                                          "and the carrier's own user"}}
+_WRITE: dict[int | str, dict[str, Any]] = {
+    **WAYBILL_READ, 403: {"model": Error, "description": "Needs the operator role and the carrier's own user"}}
 
 
-@router.get("/waybills", summary="Waybills the caller sees, newest planned departure first", responses=_READ)
+@router.get("/waybills", summary="Waybills the caller sees, newest planned departure first", responses=WAYBILL_READ)
 async def list_waybills(
         caller: Viewer, services: Services,
         state: Annotated[str | None, Query(pattern=r"^(planned|loading|in_transit|unloading|completed|cancelled)$")]
@@ -96,7 +93,7 @@ async def create_waybill(req: WaybillIn, caller: Operator, services: Services) -
     return await get_waybill(wid, caller, services)
 
 
-@router.get("/waybills/{waybill_id}", summary="One waybill", responses=_READ)
+@router.get("/waybills/{waybill_id}", summary="One waybill", responses=WAYBILL_READ)
 async def get_waybill(waybill_id: WaybillId, caller: Viewer, services: Services) -> WaybillOut:
     w = await hazmat_services(services).store.get_waybill(caller.scope, waybill_id)
     if w is None:

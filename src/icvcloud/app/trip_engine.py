@@ -15,7 +15,6 @@ before the monitor existed) is the rule engine's alone.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Iterator
@@ -35,8 +34,6 @@ from icvcloud.store.hazmat_base import HazmatStore
 
 from .alarms import Definitions, EngineFactory, RuleEngine
 from .rule_engine import fence_of
-
-log = logging.getLogger("icvcloud.hazmat")
 
 MAGIC = b"ICVTRIP1"
 
@@ -176,10 +173,6 @@ class TripRules(EngineFactory):
         if self._due_sites != self._sites and mono - self._sites_at >= self.sites_every_s:
             self._sites, self._sites_at = self._due_sites, mono
             self._set_fences(engine)
-
-    def changed(self) -> None:
-        """Reload at the next refresh (a trip state change recorded elsewhere)."""
-        self._version = None
 
     async def record(self, events: list[AlarmEvent]) -> None:
         """Store the trip state changes among ``events`` (category ``trip``)."""
