@@ -5,6 +5,7 @@ and users of every kind."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -144,9 +145,10 @@ USERS = (("admin", "admin", None), ("bureau", "viewer", "bureau"), ("dist_a", "v
          ("b_op", "operator", "b"))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def hzw(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Hz]:
-    store = new_store(request.param, tmp_path)
+@contextlib.asynccontextmanager
+async def hazmat_world(kind: str, tmp_path: Path) -> AsyncIterator[Hz]:
+    """The seeded world on the ``kind`` store ("sqlite" or "postgres"), served by the API."""
+    store = new_store(kind, tmp_path)
     await store.open()
     try:
         bureau = await store.add_organisation("淄博市交通运输局", "regulator")
@@ -168,3 +170,9 @@ async def hzw(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[H
             yield w
     finally:
         await close_store(store)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def hzw(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Hz]:
+    async with hazmat_world(request.param, tmp_path) as w:
+        yield w
