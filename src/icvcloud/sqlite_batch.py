@@ -62,6 +62,37 @@ def insert_flat(db: sqlite3.Connection, head: str, ncols: int, values: Sequence[
     return db.total_changes - before
 
 
+@lru_cache(maxsize=64)
+def _padded_sql(table_cols: str, ncols: int, nrows: int) -> str:
+    row = "(" + ", ".join("?" * ncols) + ")"
+    select = ", ".join(f"column{i + 1}" for i in range(ncols))
+    return (f"INSERT INTO {table_cols} SELECT {select} FROM (VALUES {', '.join([row] * nrows)}) "
+            "WHERE column1 IS NOT NULL")
+
+
+#: Rows one :func:`insert_one_step` statement takes at most.
+def one_step_rows(ncols: int) -> int:
+    return 1 << ((MAX_PARAMS // ncols).bit_length() - 1)
+
+
+def insert_one_step(db: sqlite3.Connection, table_cols: str, ncols: int, values: list[Any]) -> int:
+    """Insert rows laid end to end in ``values`` with one statement — one step, so
+    one wait for the GIL, and outside a transaction one commit — and return the
+    last rowid. ``table_cols`` is ``table (col, …)``; the first column must never
+    be NULL (padding rows are). At most :func:`one_step_rows` rows; ``values`` is
+    padded in place to a power-of-two row count so that few statement shapes exist.
+    """
+    n = len(values) // ncols
+    if n * ncols != len(values) or n == 0:
+        raise ValueError(f"{len(values)} values are not rows of {ncols}")
+    if n > one_step_rows(ncols):
+        raise ValueError(f"{n} rows are more than one statement takes")
+    size = 1 << (n - 1).bit_length()
+    values.extend([None] * ((size - n) * ncols))
+    cur = db.execute(_padded_sql(table_cols, ncols, size), values)
+    return int(cur.lastrowid or 0)
+
+
 def fetch_rows(db: sqlite3.Connection, columns: Sequence[str], query: str, params: Sequence[Any] = (),
                blobs: Sequence[int] = ()) -> list[list[Any]]:
     """All rows of ``query`` in one step; ``query`` holds ``{columns}`` where its

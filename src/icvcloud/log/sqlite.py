@@ -9,22 +9,33 @@ acknowledged before it is on disk.
 
 Offsets are the table's rowids: dense, increasing, never reused (the tail is never
 deleted; retention only removes old heads).
+
+A device's records are chained (``prev_offset``: the device's previous record)
+rather than indexed by device: an index on the device ID puts every report of a
+commit on a different B-tree page, and writing those pages was most of the
+writer's work (measured: 10.6 µs of CPU per record with the index, 1.7 without,
+for commits of 170 reports from 10,000 devices). The writer keeps each device's
+newest offset in memory; :meth:`SqliteLog.recent` walks the chain back from it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
-from icvcloud.sqlite_batch import fetch_rows, insert_flat
+from icvcloud.sqlite_batch import fetch_rows, insert_flat, insert_one_step, one_step_rows
 
 from .base import Entry, Log, LogRecord, OnDurable
+
+log = logging.getLogger("icvcloud.log.sqlite")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -32,9 +43,24 @@ CREATE TABLE IF NOT EXISTS records (
     kind TEXT NOT NULL,
     device_id TEXT NOT NULL,
     received_at_us INTEGER NOT NULL,
-    payload BLOB NOT NULL
+    payload BLOB NOT NULL,
+    prev_offset INTEGER  -- the same device's previous record (NULL: none known)
 );
-CREATE INDEX IF NOT EXISTS records_device ON records (device_id, offset);
+DROP INDEX IF EXISTS records_device;
+"""
+#: Records scanned at open to find each device's newest record (older devices'
+#: chains start anew with their next record).
+HEADS_SCAN_RECORDS = 2_000_000
+#: The chain walk of :meth:`SqliteLog.recent`, newest first.
+_RECENT_SQL = """
+WITH RECURSIVE chain(o, n) AS (
+    SELECT ?, 1
+    UNION ALL
+    SELECT r.prev_offset, chain.n + 1 FROM records AS r JOIN chain ON r.offset = chain.o
+    WHERE r.prev_offset IS NOT NULL AND chain.n < ?
+)
+SELECT offset, kind, device_id, received_at_us, payload FROM records
+WHERE offset IN (SELECT o FROM chain) ORDER BY offset DESC
 """
 
 
@@ -42,12 +68,19 @@ _RECORD_COLS = ("offset", "kind", "device_id", "received_at_us", "payload")
 
 
 class SqliteLog(Log):
-    def __init__(self, path: str | Path, *, max_batch: int = 5000) -> None:
+    def __init__(self, path: str | Path, *, linger_s: float = 0.002, max_batch: int = 4000) -> None:
         self.path = Path(path)
+        #: How long the writer lets a commit gather entries after the first one
+        #: arrived (unless ``max_batch`` are pending): a commit costs the same fsync
+        #: whatever it holds, so a little patience buys CPU at low and middle rates.
+        self.linger_s = linger_s
         self.max_batch = max_batch
-        # Entries laid end to end (4 values each), built on the event loop so the
-        # writer thread runs no Python of its own (see icvcloud.sqlite_batch).
+        self._first_pending_at = 0.0
+        # Entries laid end to end (4 values and a slot for prev_offset each), built on
+        # the event loop so the writer thread runs little Python (see icvcloud.sqlite_batch).
         self._pending: list[object] = []
+        #: Each device's newest durable offset (the head of its chain).
+        self._heads: dict[str, int] = {}
         self._callbacks: list[OnDurable] = []
         self._pending_entries = 0
         self._cond = threading.Condition()
@@ -72,8 +105,14 @@ class SqliteLog(Log):
         self._new_data = asyncio.Event()
         db = self._connect()
         db.executescript(_SCHEMA)
+        columns = {r[1] for r in db.execute("PRAGMA table_info(records)")}
+        if "prev_offset" not in columns:  # a log written before chains: they start now
+            db.execute("ALTER TABLE records ADD COLUMN prev_offset INTEGER")
         row = db.execute("SELECT COALESCE(MAX(offset), 0) FROM records").fetchone()
         self._last_offset = int(row[0])
+        self._heads = dict(db.execute(
+            "SELECT device_id, MAX(offset) FROM records WHERE offset > ? GROUP BY device_id",
+            (self._last_offset - HEADS_SCAN_RECORDS,)))
         db.close()
         self._stopping = False
         self._writer = threading.Thread(target=self._write_loop, name="log-writer", daemon=True)
@@ -105,8 +144,12 @@ class SqliteLog(Log):
         with self._cond:
             if self._stopping:
                 raise RuntimeError("log is closed")
+            pending = self._pending
+            if not pending:
+                self._first_pending_at = time.monotonic()
             for e in entries:
-                self._pending.extend(e)
+                pending.extend(e)
+                pending.append(None)
             self._callbacks.append(on_durable)
             self._pending_entries += len(entries)
             self._cond.notify()
@@ -115,9 +158,24 @@ class SqliteLog(Log):
     def pending(self) -> int:
         return self._pending_entries
 
+    def _chain(self, values: list[object]) -> dict[str, int]:
+        """Fill each entry's prev_offset; returns the heads after these entries.
+        Offsets are predictable: the writer is the only inserter and rowids grow by one."""
+        heads = self._heads
+        moved: dict[str, int] = {}
+        offset = self._last_offset
+        for i in range(1, len(values), 5):
+            device = cast(str, values[i])
+            offset += 1
+            prev = moved.get(device)
+            values[i + 3] = prev if prev is not None else heads.get(device)
+            moved[device] = offset
+        return moved
+
     def _write_loop(self) -> None:
         db = self._connect()
-        insert = "INSERT INTO records (kind, device_id, received_at_us, payload) VALUES"
+        table = "records (kind, device_id, received_at_us, payload, prev_offset)"
+        one_step = one_step_rows(5)
         try:
             while True:
                 with self._cond:
@@ -125,22 +183,39 @@ class SqliteLog(Log):
                         self._cond.wait()
                     if not self._pending and self._stopping:
                         return
+                    linger = self._first_pending_at + self.linger_s - time.monotonic()
+                if linger > 0 and not self._stopping and self._pending_entries < self.max_batch:
+                    time.sleep(linger)
+                with self._cond:
                     values, self._pending = self._pending, []
                     callbacks, self._callbacks = self._callbacks, []
                     count, self._pending_entries = self._pending_entries, 0
                 t0 = time.perf_counter()
                 error: BaseException | None = None
+                moved = self._chain(values)
                 try:
-                    db.execute("BEGIN IMMEDIATE")
-                    insert_flat(db, insert, 4, values)
-                    last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
-                    db.execute("COMMIT")
+                    if count <= one_step:
+                        # One statement outside a transaction: insert and commit in one step.
+                        last = insert_one_step(db, table, 5, values)
+                    else:
+                        db.execute("BEGIN IMMEDIATE")
+                        insert_flat(db, f"INSERT INTO {table} VALUES", 5, values)
+                        last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+                        db.execute("COMMIT")
                 except sqlite3.Error as e:  # disk full, I/O error: the producers must not ack
                     error = e
                     with contextlib.suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
+                        if db.in_transaction:
+                            db.execute("ROLLBACK")
                 dt = time.perf_counter() - t0
                 if error is None:
+                    if last != self._last_offset + count:
+                        # Someone else inserted: the predicted offsets are wrong, so are the links.
+                        log.warning("log offsets jumped to %d (expected %d): device chains restart",
+                                    last, self._last_offset + count)
+                        self._heads.clear()
+                    else:
+                        self._heads.update(moved)
                     self._last_offset = int(last)
                     self.commits += 1
                     self.entries_written += count
@@ -190,12 +265,10 @@ class SqliteLog(Log):
         return await loop.run_in_executor(self._readers, self._read_sync, after, limit)
 
     def _recent_sync(self, device_id: str, limit: int) -> list[LogRecord]:
-        cur = self._reader().execute(
-            "SELECT offset, kind, device_id, received_at_us, payload FROM records WHERE device_id = ? "
-            "ORDER BY offset DESC LIMIT ?",
-            (device_id, limit),
-        )
-        return [LogRecord(*row) for row in cur]
+        head = self._heads.get(device_id)
+        if head is None:
+            return []
+        return [LogRecord(*row) for row in self._reader().execute(_RECENT_SQL, (head, limit))]
 
     async def recent(self, device_id: str, limit: int = 50) -> list[LogRecord]:
         loop = asyncio.get_running_loop()

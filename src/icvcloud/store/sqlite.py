@@ -103,6 +103,8 @@ def _scope_sql(scope: Scope, column: str, *, with_global: bool = False) -> tuple
     return (f"({cond} OR {column} IS NULL)" if with_global else cond), ids
 
 
+#: Position rows built between turns of the event loop.
+_ROWS_PER_TURN = 2000
 # One encoder for every row: json.dumps with options builds a new one per call.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -417,22 +419,31 @@ class SqliteStore(Store):
         if consumer is not None and offset is None:
             raise ValueError("an offset must be given with a consumer")
         # Rows are built here, on the event loop: Python work on the writer thread
-        # would fight the loop for the GIL (see icvcloud.sqlite_batch).
-        rows = [_position_row(p) for p in positions]
+        # would fight the loop for the GIL (see icvcloud.sqlite_batch). A batch is tens
+        # of thousands of positions (≈ 4 µs each): built in slices between which the
+        # loop runs, or every connection's acknowledgements wait for the whole batch.
         newest: dict[str, tuple[Any, ...]] = {}
         last_seen: dict[str, int] = {}
-        for r in rows:
-            dev = r[0]
-            cur = newest.get(dev)
-            if cur is None or r[1] >= cur[1]:
-                newest[dev] = r
-            if r[4] > last_seen.get(dev, -1):
-                last_seen[dev] = r[4]
+        pos_values: list[Any] = []
         # A back-filled report (0x0704 type 1) re-sends what the terminal saw no
         # acknowledgement for, under a new sequence number: if the original did land
         # (the ack was lost), the same device time is already stored.
-        pos_values = [v for r in rows if not r[13] for v in r]
-        backfill = [r for r in rows if r[13]]
+        backfill: list[tuple[Any, ...]] = []
+        for start in range(0, len(positions), _ROWS_PER_TURN):
+            if start:
+                await asyncio.sleep(0)
+            for p in positions[start : start + _ROWS_PER_TURN]:
+                r = _position_row(p)
+                dev = r[0]
+                cur = newest.get(dev)
+                if cur is None or r[1] >= cur[1]:
+                    newest[dev] = r
+                if r[4] > last_seen.get(dev, -1):
+                    last_seen[dev] = r[4]
+                if r[13]:
+                    backfill.append(r)
+                else:
+                    pos_values.extend(r)
         live_values = [v for dev, r in newest.items() for v in (*r, 1, last_seen[dev])]
         seen_values = [v for dev, at in (seen or {}).items() if dev not in newest for v in (dev, 1, to_us(at))]
         return await self._write(self._write_positions_tx, pos_values, backfill, live_values, seen_values,
