@@ -229,6 +229,9 @@ def measure(base: str, token: str, vehicles: int, updates: int, live_seconds: fl
               for k in ("parse", "queue", "build", "worker", "draw")} if full else {}
     base_p = _pct(baseline)
     live_p = _pct([s["ms"] for s in live])
+    # Where the slow live batches spend their time (p95 of each stage).
+    stages.update({f"live_batch_{k}_ms_p95": _pct([s["stages"].get(k, 0.0) for s in live])["p95"]
+                   for k in ("parse", "queue", "build", "worker", "draw")} if live else {})
     gap_p = _pct(gaps)
     items = sum(s["items"] for s in live)
     return {
@@ -325,6 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"live batches: {fig['live_batches']} ({fig['live_items_per_s']:.0f} vehicle updates/s), latency "
           f"p50 {fig['live_batch_ms_p50']:.1f} / p95 {fig['live_batch_ms_p95']:.1f} / "
           f"p99 {fig['live_batch_ms_p99']:.1f} ms")
+    if "live_batch_parse_ms_p95" in fig:
+        print("  of which (p95 of each): " + ", ".join(f"{k} {fig[f'live_batch_{k}_ms_p95']:.1f} ms"
+                                                      for k in ("parse", "queue", "build", "worker", "draw")))
     print(f"frame interval while streaming: p50 {fig['frame_interval_ms_p50']:.1f} / p95 "
           f"{fig['frame_interval_ms_p95']:.1f} / p99 {fig['frame_interval_ms_p99']:.1f} ms, "
           f"{fig['frames_over_100ms']} frames over 100 ms; {fig['browser']} ({fig['frames']} frames, "

@@ -26,7 +26,7 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from icvcloud.live import LiveHub
+from icvcloud.live import LiveHub, LiveUpdate
 
 log = logging.getLogger("icvcloud.live_bus")
 
@@ -151,4 +151,4 @@ class LiveRelay:
             log.warning("ignoring a malformed live update on %s: %s", self.subject, e)
             return
         self.received += 1
-        self.hub.publish(items)
+        self.hub.publish([LiveUpdate(u) for u in items])
