@@ -171,8 +171,27 @@ _FRAMES_JS = """async (seconds) => {
 }"""
 
 
+def print_profile(profile: dict[str, Any], top: int = 15) -> None:
+    """The page's main thread during the full updates: functions by self time (a
+    Chrome DevTools CPU profile; the file written holds the whole of it)."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    deltas = profile.get("timeDeltas", [])
+    self_us: dict[str, float] = {}
+    for node_id, dt in zip(profile.get("samples", []), deltas, strict=False):
+        f = nodes[node_id]["callFrame"]
+        url = f.get("url", "").rsplit("/", 1)[-1]
+        name = f"{f.get('functionName') or '(anonymous)'} {url}:{f.get('lineNumber', 0) + 1}" if url else \
+            f.get("functionName") or "(anonymous)"
+        self_us[name] = self_us.get(name, 0.0) + dt
+    total = sum(self_us.values()) or 1.0
+    print(f"page CPU profile during the full updates ({total / 1e3:.0f} ms sampled), self time:")
+    for name, us in sorted(self_us.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {us / total:6.1%}  {us / 1e3:8.1f} ms  {name}")
+
+
 def measure(base: str, token: str, vehicles: int, updates: int, live_seconds: float, artifacts: Path | None,
-            viewport: tuple[int, int], unpaced: bool, fleet: subprocess.Popen[bytes] | None) -> dict[str, Any]:
+            viewport: tuple[int, int], unpaced: bool, fleet: subprocess.Popen[bytes] | None,
+            cpu_profile: Path | None = None) -> dict[str, Any]:
     import icvcloud.tools.browser as chromium
 
     with chromium.sync_playwright() as p:
@@ -201,6 +220,12 @@ def measure(base: str, token: str, vehicles: int, updates: int, live_seconds: fl
                 # the two cores it shares with 10,000 terminals and the platform.
                 fleet.send_signal(signal.SIGSTOP)
                 time.sleep(1.0)
+            cdp = None
+            if cpu_profile is not None:
+                cdp = page.context.new_cdp_session(page)
+                cdp.send("Profiler.enable")
+                cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+                cdp.send("Profiler.start")
             for _ in range(updates):
                 seen = page.evaluate("() => window.icvConsole.perf.samples.length")
                 page.evaluate("() => window.icvConsole.live.resubscribe()")
@@ -210,6 +235,10 @@ def measure(base: str, token: str, vehicles: int, updates: int, live_seconds: fl
                 full += page.evaluate(f"() => window.icvConsole.perf.samples.slice({seen})"
                                       f".filter(s => s.kind === 'snapshot' && s.items >= {vehicles})")
                 time.sleep(0.3)
+            if cdp is not None and cpu_profile is not None:
+                profile = cdp.send("Profiler.stop")["profile"]
+                cpu_profile.write_text(json.dumps(profile))
+                print_profile(profile)
             base_rounds = page.evaluate(_BASELINE_JS, [token, max(5, updates // 2)])
             baseline = [ms for ms, n in base_rounds if n >= vehicles]
             if fleet is not None:
@@ -281,6 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="keep the fleet reporting while full updates are timed (default: paused for them)")
     ap.add_argument("--unpaced", action="store_true",
                     help="draw frames as soon as there is something new (Chromium --disable-frame-rate-limit)")
+    ap.add_argument("--cpu-profile", metavar="FILE",
+                    help="record the page's CPU profile during the full updates to FILE (.cpuprofile, for "
+                         "Chrome DevTools) and print the functions with the most self time")
     args = ap.parse_args(argv)
 
     from icvcloud.api.console import DIST_DIR
@@ -302,7 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "measuring in Chromium", flush=True)
         width, height = (int(v) for v in args.viewport.lower().split("x"))
         fig = measure(base, token, args.vehicles, args.updates, args.live_seconds, artifacts, (width, height),
-                      args.unpaced, None if args.fleet_during_full else procs[0])
+                      args.unpaced, None if args.fleet_during_full else procs[0],
+                      Path(args.cpu_profile) if args.cpu_profile else None)
     except Exception:
         print((tmp / "platform.log").read_text(errors="replace")[-3000:], file=sys.stderr)
         raise
