@@ -145,11 +145,13 @@ def test_snapshot_round_trip_mid_trip_gives_identical_events() -> None:
 
 
 def test_ticks_of_trips_whose_vehicle_this_monitor_never_saw() -> None:
-    wb = MonitoredWaybill(waybill(arrival_until=T0 + timedelta(hours=1)))
+    wb = MonitoredWaybill(waybill(arrival_until=T0 + timedelta(hours=1)), device_id="13900000777")
     everything, own = HazmatMonitor(tick_everything=True), HazmatMonitor(tick_everything=False)
     for m in (everything, own):
         m.set_waybills([wb])
-    assert [e.alarm_type for e in everything.tick(at(4000))] == ["hazmat.arrival_overdue"]
+    (overdue,) = everything.tick(at(4000))
+    # The finding names the vehicle's terminal from the registry, though it never reported here.
+    assert overdue.alarm_type == "hazmat.arrival_overdue" and overdue.device_id == "13900000777"
     assert own.tick(at(4000)) == []
     # A trip another monitor drives is ticked on its stored state: unloading is not overdue.
     late = HazmatMonitor(tick_everything=True)

@@ -91,6 +91,9 @@ async def test_monitored_waybills_carry_certificates_checkins_and_recent_complet
     assert ma.driver_certificates == tuple(q.number for q in driver.qualifications if q.kind == "driver")
     assert ma.escort_certificates == tuple(q.number for q in escort.qualifications if q.kind == "escort")
     assert ma.checkins == ((NOW, "escort"),) and ma.completed_at is None
+    tanker = await hzw.store.get_vehicle(ALL, a.tanker)
+    assert tanker is not None and tanker.vehicle.device_id
+    assert ma.device_id == tanker.vehicle.device_id  # the tanker's terminal
     assert got[b.waybill].completed_at == NOW + timedelta(minutes=60)
     # Completed before the horizon: no longer monitored.
     assert {m.waybill.id for m in await hz.monitored_waybills(NOW + timedelta(hours=2))} == {a.waybill}

@@ -273,8 +273,10 @@ class HazmatMonitor:
 
     def _events(self, trip: Trip, findings: list[TripFinding], fix: Fix | None) -> list[AlarmEvent]:
         w = trip.waybill
-        vehicle = self._contexts.get(w.vehicle_id) or VehicleContext(vehicle_id=w.vehicle_id, device_id="",
-                                                                     org_id=w.org_id)
+        vehicle = self._contexts.get(w.vehicle_id)
+        if vehicle is None:  # not reported since the monitor started: the registry's terminal
+            m = self._waybills.get(w.id)
+            vehicle = VehicleContext(vehicle_id=w.vehicle_id, device_id=m.device_id if m else "", org_id=w.org_id)
         out: list[AlarmEvent] = []
         for f in findings:
             if f.kind == "state_changed":

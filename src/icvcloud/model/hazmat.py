@@ -216,6 +216,9 @@ class MonitoredWaybill:
     #: Manual check-ins: (time, role).
     checkins: tuple[tuple[datetime, str], ...] = ()
     completed_at: datetime | None = None
+    #: The vehicle's terminal ("" if none): findings about a vehicle that has not
+    #: reported since the monitor started still name it.
+    device_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

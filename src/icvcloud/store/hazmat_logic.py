@@ -5,7 +5,7 @@ differ only in how they hold times and dates (``time``/``day`` converters)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -151,8 +151,10 @@ OPEN_STATES = ("planned", "loading", "in_transit", "unloading")
 
 
 def monitored(waybills: Sequence[Waybill], people: Sequence[Person],
-              checkins: Sequence[tuple[int, datetime, str]]) -> list[MonitoredWaybill]:
-    """Waybills with their people's certificates and check-ins ((waybill_id, at, role))."""
+              checkins: Sequence[tuple[int, datetime, str]],
+              devices: Mapping[int, str | None]) -> list[MonitoredWaybill]:
+    """Waybills with their people's certificates, check-ins ((waybill_id, at, role))
+    and their vehicles' terminals (vehicle ID → device ID)."""
     by_waybill: dict[int, list[tuple[datetime, str]]] = {}
     for wid, at, role in checkins:
         by_waybill.setdefault(wid, []).append((at, role))
@@ -160,4 +162,5 @@ def monitored(waybills: Sequence[Waybill], people: Sequence[Person],
         waybill=w, driver_certificates=certificates(people, w.driver_id, "driver"),
         escort_certificates=certificates(people, w.escort_id, "escort"),
         checkins=tuple(sorted(by_waybill.get(w.id, ()))),
-        completed_at=w.state_at if w.state == "completed" else None) for w in waybills]
+        completed_at=w.state_at if w.state == "completed" else None,
+        device_id=devices.get(w.vehicle_id) or "") for w in waybills]

@@ -410,7 +410,9 @@ class PostgresHazmatStore(HazmatStore):
             people = [_person(r) for r in await conn.fetch(f"{_PERSON_SELECT} WHERE p.id = ANY($1)", ids)]
             checkins = [(int(r[0]), r[1], r[2]) for r in await conn.fetch(
                 "SELECT waybill_id, at, role FROM hazmat_checkins WHERE waybill_id = ANY($1)", [w.id for w in ws])]
-        return logic.monitored(ws, people, checkins)
+            devices = {int(r[0]): r[1] for r in await conn.fetch(
+                "SELECT id, device_id FROM vehicles WHERE id = ANY($1)", sorted({w.vehicle_id for w in ws}))}
+        return logic.monitored(ws, people, checkins, devices)
 
     async def apply_trip_changes(self, changes: list[TripStateChange]) -> int:
         if not changes:

@@ -454,7 +454,9 @@ class SqliteHazmatStore(HazmatStore):
             checkins = [(int(r[0]), from_us(r[1]), r[2]) for r in db.execute(
                 "SELECT waybill_id, at_us, role FROM hazmat_checkins WHERE waybill_id IN "
                 "(SELECT value FROM json_each(?))", (logic.dumps([w.id for w in ws]),))]
-            return logic.monitored(ws, people, checkins)
+            devices = dict(db.execute("SELECT id, device_id FROM vehicles WHERE id IN (SELECT value FROM json_each(?))",
+                                      (logic.dumps(sorted({w.vehicle_id for w in ws})),)).fetchall())
+            return logic.monitored(ws, people, checkins, devices)
 
         return await self._read(run)
 
