@@ -21,3 +21,22 @@ def test_beyond_the_last_bound_and_an_empty_window() -> None:
     after = {0.001: 0.0, math.inf: 10.0}
     assert bucket_quantile({}, after, 0.5) == math.inf
     assert math.isnan(bucket_quantile(after, after, 0.5))
+
+
+def test_histograms_merge_by_bucket() -> None:
+    from icvcloud.metrics import Histogram
+
+    a, b = Histogram(), Histogram()
+    for v in (0.0004, 0.003, 0.2):
+        a.observe(v)
+    for v in (0.003, 9.0):
+        b.observe(v)
+    a.merge(b)
+    assert a.n == 5 and math.isclose(a.total, 0.0004 + 0.003 + 0.2 + 0.003 + 9.0)
+    assert a.quantile(0.2) == 0.0005 and a.quantile(0.6) == 0.005 and a.quantile(1.0) == math.inf
+    try:
+        a.merge(Histogram(buckets=(1.0,)))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("histograms of other buckets merged")

@@ -32,6 +32,14 @@ class Histogram:
         self.total += v
         self.n += 1
 
+    def merge(self, other: Histogram) -> None:
+        """Add ``other``'s observations (same buckets) to this one."""
+        if other.buckets != self.buckets:
+            raise ValueError("histograms with different buckets")
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.total += other.total
+        self.n += other.n
+
     def cumulative(self) -> list[tuple[str, float]]:
         out, acc = [], 0
         for b, c in zip(self.buckets, self.counts, strict=False):

@@ -128,6 +128,12 @@ async def test_sigkill_of_a_worker_raises_each_alarm_once(deployment: Deployment
         # the survivor's takeover tells the console to re-read the list instead.
         assert len(overflows) > told_before, "the console was not told to re-read after the takeover"
         assert len(news) >= len(alarms) - 50, (len(news), len(alarms))
+
+        # The survivor exports its alarm figures, its own and the partitions it took over.
+        assert d.metric("worker-b", "icv_alarm_reports_evaluated_total") >= len(acked) / 2
+        assert d.metric("worker-b", "icv_alarm_changes_total") >= len(alarms) / 2
+        assert d.metric("worker-b", "icv_alarm_latency_seconds_count") > 0
+        assert d.metric("worker-b", "icv_alarm_lag_records") >= 0
     finally:
         await ws.close()
         reader.cancel()

@@ -84,7 +84,7 @@ class AlarmRuntime:
         self.feed.publish([command_message(cmd)])
 
     def collector(self) -> AlarmCollector:
-        return AlarmCollector(self.stats, self.webhooks, self.feed)
+        return AlarmCollector(lambda: self.stats, lambda: self.webhooks, self.feed)
 
     def health(self) -> dict[str, Any]:
         """For /health: the alarm consumer's progress and the engine's cost."""

@@ -30,6 +30,8 @@ import sys
 import time
 from typing import Any
 
+from prometheus_client.registry import Collector
+
 from icvcloud import logs
 from icvcloud.config import Config
 from icvcloud.gateways.jt808 import GatewaySettings, Jt808Gateway
@@ -41,6 +43,7 @@ from icvcloud.store.postgres_alarms import PostgresAlarmStore
 from . import rule_engine
 from .admission import StoreAdmission
 from .alarm_bus import BusAlarmFeed, DefinitionsBus
+from .alarm_metrics import AlarmCollector
 from .command_bus import BusCommandSender, CommandAgent
 from .leases import live_workers, open_bucket
 from .live_bus import LiveRelay
@@ -51,12 +54,15 @@ from .worker import GROUP, Worker
 log = logging.getLogger("icvcloud.scaleout")
 
 
-def _serve_metrics(cfg: Config, collector: PlatformCollector) -> None:
+def _serve_metrics(cfg: Config, collector: PlatformCollector, *more: Collector) -> None:
     """Prometheus /metrics of a gateway or worker on ``scaleout.metrics_port`` (a thread)."""
     if cfg.scaleout.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(cfg.scaleout.metrics_port, addr=cfg.api.host, registry=make_registry(collector))
+        registry = make_registry(collector)
+        for c in more:
+            registry.register(c)
+        start_http_server(cfg.scaleout.metrics_port, addr=cfg.api.host, registry=registry)
 
 
 async def _sum_worker_stats(w: Worker, stats: PipelineStats) -> None:
@@ -126,8 +132,9 @@ def worker(cfg: Config) -> int:
         await w.start()
         stats = PipelineStats(lag=lambda: int(w.figures()["lag"]))
         summing = asyncio.create_task(_sum_worker_stats(w, stats))
+        alarm_metrics = [AlarmCollector(w.alarm_stats_now, lambda: w.webhooks)] if w.alarms is not None else []
         _serve_metrics(cfg, PlatformCollector([], stats, lambda: {
-            "partitions_owned": float(len(w.pipelines)), "takeovers_total": float(w.takeovers)}))
+            "partitions_owned": float(len(w.pipelines)), "takeovers_total": float(w.takeovers)}), *alarm_metrics)
         gc.freeze()
         print(f"icvcloud worker {w.id}: store consumer of log {cfg.scaleout.stream} "
               f"({cfg.scaleout.partitions} partitions shared by leases)", flush=True)

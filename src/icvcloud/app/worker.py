@@ -153,11 +153,17 @@ class Worker:
         for name in ("records", "positions", "events", "alarms_changed", "checkpoints", "restore_failures"):
             setattr(self.alarm_stats, name, getattr(self.alarm_stats, name) + getattr(consumer.stats, name))
         self.alarm_stats.engine_s += consumer.stats.engine_s
+        self.alarm_stats.alarm_latency.merge(consumer.stats.alarm_latency)
         await consumer.log.close()
 
     def _definitions_changed(self) -> None:
         for consumer, _ in self.alarm_consumers.values():
             consumer.definitions_changed()
+
+    @property
+    def webhooks(self) -> WebhookDeliverer | None:
+        """The webhook deliverer, while this worker holds partition 0."""
+        return self._webhooks
 
     def _wake_webhooks(self, _changes: Any) -> None:
         if self._webhooks is not None:  # this worker delivers them (it holds partition 0)
@@ -223,6 +229,22 @@ class Worker:
             "alarm_lag": sum(s.lag() for s in live),
             "alarm_restore_failures": total.restore_failures + sum(s.restore_failures for s in live),
         }
+
+    def alarm_stats_now(self) -> AlarmStats:
+        """The alarm consumers' figures over this worker's partitions, past and present
+        (for /metrics; the lag is the present consumers')."""
+        live = [c.stats for c, _ in self.alarm_consumers.values()]
+        out = AlarmStats()
+        for name in ("records", "positions", "events", "events_replayed", "alarms_changed", "decode_errors",
+                     "checkpoints", "restore_failures"):
+            setattr(out, name, getattr(self.alarm_stats, name) + sum(getattr(s, name) for s in live))
+        out.engine_s = self.alarm_stats.engine_s + sum(s.engine_s for s in live)
+        out.checkpoint_s = max((s.checkpoint_s for s in live), default=0.0)
+        lag = sum(s.lag() for s in live)
+        out.lag = lambda: lag
+        for h in (self.alarm_stats.alarm_latency, *(s.alarm_latency for s in live)):
+            out.alarm_latency.merge(h)
+        return out
 
     def total(self, name: str) -> int:
         """A :class:`PipelineStats` counter summed over this worker's partitions, past and present."""
