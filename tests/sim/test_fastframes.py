@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from icvcloud.protocols import jt808
-from icvcloud.sim.fastframes import ReportEncoder, general_reply
+from icvcloud.sim.fastframes import Fix, ReportEncoder, as_location, general_reply
 
 phones = st.integers(0, 10**11 - 1).map(lambda n: f"{n:012d}")
 times = st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30),
@@ -71,3 +71,23 @@ def test_time_cache_follows_the_clock() -> None:
         loc = jt808.Location(alarm=0, status=2, lat=36.8, lon=118.0, altitude_m=1, speed_kmh=1.0, heading_deg=1,
                              time=t, extras=jt808.ExtraItems({0x01: 1.0, 0x02: 2.0, 0x30: 1, 0x31: 2}))
         assert jt808.decode(enc.encode(loc, 1)).body.time == t
+
+
+fixes = st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1).map(lambda s: s & ~0xC),
+                  st.integers(0, 90_000_000), st.integers(0, 180_000_000), st.integers(0, 65535),
+                  st.integers(0, 65535), st.integers(0, 359),
+                  st.integers(946_656_000, 4_102_415_999), st.integers(0, 2**32 - 1), st.integers(0, 65535),
+                  st.integers(0, 255), st.integers(0, 255))
+
+
+@given(phones, st.integers(0, 0xFFFF), fixes, st.sampled_from([jt808.V2013, jt808.V2019]))
+def test_fix_frames_are_the_codecs(phone: str, seq: int, fix: Fix, version: int) -> None:
+    wire = phone.rjust(20 if version == jt808.V2019 else 12, "0")
+    loc = as_location(fix)
+    frame = ReportEncoder(wire, version).encode_fix(fix, seq)
+    assert frame == jt808.encode(0x0200, loc, phone=wire, seq=seq, version=version)
+    # …and what the platform reads back is the fix.
+    got = jt808.decode(frame).body
+    assert (got.alarm, got.status, got.altitude_m, got.heading_deg) == fix[0:2] + fix[4:5] + fix[6:7]
+    assert (round(got.lat * 1e6), round(got.lon * 1e6), round(got.speed_kmh * 10)) == (fix[2], fix[3], fix[5])
+    assert (got.extras[0x30], got.extras[0x31]) == (fix[10], fix[11])

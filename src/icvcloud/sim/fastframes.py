@@ -25,6 +25,38 @@ _H19 = struct.Struct(">HHB10sH")
 _STANDARD_ITEMS = (0x01, 0x02, 0x30, 0x31)
 
 
+#: A report as the simulator takes it, in wire units (a tuple: ~5x cheaper to make
+#: than a Location with its items and datetime, and most are never needed as one):
+#: (alarm, status, lat 1e-6°, lon 1e-6°, altitude m, speed 0.1 km/h, heading °,
+#: device time Unix s, mileage 0.1 km, fuel 0.1 L, signal, satellites).
+Fix = tuple[int, int, int, int, int, int, int, int, int, int, int, int]
+
+# 2000-01-01 and 2100-01-01 in Beijing time: the years a BCD[6] time can carry.
+_BCD_FROM_S, _BCD_UNTIL_S = 946_656_000, 4_102_416_000
+_BCD_BY_SECOND: dict[int, bytes] = {}
+
+
+def _time_bcd_s(t_s: int) -> bytes:
+    """BCD[6] Beijing time of Unix second ``t_s``: a fleet's terminals report in the
+    same few seconds, so one conversion serves all of them."""
+    bcd = _BCD_BY_SECOND.get(t_s)
+    if bcd is None:
+        if len(_BCD_BY_SECOND) > 256:
+            _BCD_BY_SECOND.clear()
+        bcd = _BCD_BY_SECOND[t_s] = bytes.fromhex(datetime.fromtimestamp(t_s, jt808.CST).strftime("%y%m%d%H%M%S"))
+    return bcd
+
+
+def as_location(report: jt808.Location | Fix) -> jt808.Location:
+    """A report as a Location (for 0x0704 back-fill and the general codec)."""
+    if isinstance(report, jt808.Location):
+        return report
+    alarm, status, lat, lon, alt, speed, heading, t_s, mileage, fuel, signal, sats = report
+    return jt808.Location(alarm=alarm, status=status, lat=lat / 1e6, lon=lon / 1e6, altitude_m=alt,
+                          speed_kmh=speed / 10, heading_deg=heading, time=datetime.fromtimestamp(t_s, jt808.CST),
+                          extras=jt808.ExtraItems({0x01: mileage / 10, 0x02: fuel / 10, 0x30: signal, 0x31: sats}))
+
+
 class ReportEncoder:
     """0x0200 frames for one terminal (phone and header edition fixed)."""
 
@@ -45,8 +77,25 @@ class ReportEncoder:
         self._bcd_cache = (key, bcd)
         return bcd
 
-    def encode(self, loc: jt808.Location, seq: int) -> bytes:
+    def encode_fix(self, fix: Fix, seq: int) -> bytes:
+        """The wrapped frame of a :data:`Fix` (the codec's for what BCD or unsigned
+        coordinates cannot carry)."""
+        t_s = fix[7]
+        if not _BCD_FROM_S <= t_s < _BCD_UNTIL_S or fix[2] < 0 or fix[3] < 0 or fix[8] > 0xFFFFFFFF:
+            return self.encode(as_location(fix), seq)
+        alarm, status, lat, lon, alt, speed, heading, _, mileage, fuel, signal, sats = fix
+        body = _BODY.pack(alarm, status, lat, lon, alt, speed, heading, _time_bcd_s(t_s),
+                          0x01, 4, mileage, 0x02, 2, fuel, 0x30, 1, signal, 0x31, 1, sats)
+        if self.version == jt808.V2019:
+            head = _H19.pack(0x0200, _BODY_LEN | 0x4000, 1, self._phone_bcd, seq & 0xFFFF)
+        else:
+            head = _H13.pack(0x0200, _BODY_LEN, self._phone_bcd, seq & 0xFFFF)
+        return jt808.wrap(head + body)
+
+    def encode(self, loc: jt808.Location | Fix, seq: int) -> bytes:
         """The wrapped frame, or the general codec's when ``loc`` is not the simulator's shape."""
+        if not isinstance(loc, jt808.Location):
+            return self.encode_fix(loc, seq)
         ex = loc.extras
         t = loc.time
         if (tuple(ex) != _STANDARD_ITEMS or ex.tail or not isinstance(t, datetime) or t.tzinfo is None

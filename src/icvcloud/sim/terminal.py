@@ -22,7 +22,7 @@ from typing import Any, Protocol, cast
 from icvcloud.protocols import jt808
 from icvcloud.protocols.jt808.codec import MAX_BODY_LEN, encode_body
 
-from .fastframes import ReportEncoder, general_reply
+from .fastframes import Fix, ReportEncoder, as_location, general_reply
 from .identity import imei_for, plate_for, seeded
 from .stats import LatencyRecorder
 
@@ -52,7 +52,7 @@ _REPORT_IDS = (LOCATION, BATCH)
 _ACK_OK = (0, 4)  # 4: alarm handling confirmed, still an acknowledgement
 
 #: A report waiting for its ack: (device time as Unix seconds, the location, sent before).
-Record = tuple[int, jt808.Location, bool]
+Record = tuple[int, jt808.Location | Fix, bool]
 
 
 class PositionSource(Protocol):
@@ -434,7 +434,8 @@ class VirtualTerminal(asyncio.Protocol):
             return None
         nxt = self._next_report
         if nxt is not None and now_mono >= nxt:
-            record: Record = (int(now_wall), self._location(int(now_wall)), False)
+            t_s = int(now_wall)
+            record: Record = (t_s, self._fix(t_s), False)
             self.generated += 1
             if state == ONLINE:
                 self._send_report(record, now_mono)
@@ -461,6 +462,17 @@ class VirtualTerminal(asyncio.Protocol):
                 return nxt if nxt is not None else now_mono + self.clock_s
             return deadline if nxt is None else min(nxt, deadline)
         return nxt if nxt is not None else now_mono + max(self.clock_s, 1.0)
+
+    def _fix(self, device_time_s: int) -> Fix:
+        """The regular report (what :meth:`_location` gives, in wire units)."""
+        src = self.source
+        status = STATUS_POSITIONED | STATUS_GPS | STATUS_BEIDOU | (STATUS_ACC_ON if src.acc_on else 0)
+        r = self.rng.random
+        return (0, status, round(src.lat * 1e6), round(src.lon * 1e6), round(src.altitude_m),
+                round(src.speed_kmh * 10), round(src.heading_deg) % 360, device_time_s,
+                round(src.mileage_km * 10), round(src.fuel_l * 10),
+                18 + int(r() * 14),  # wireless signal strength 18–31
+                9 + int(r() * 16))  # satellites in use 9–24
 
     def _location(self, device_time_s: int) -> jt808.Location:
         src = self.source
@@ -513,7 +525,7 @@ class VirtualTerminal(asyncio.Protocol):
         chunk: list[Record] = []
         size = 3  # count + type
         for rec in records:
-            item = 2 + len(encode_body(LOCATION, rec[1], jt808.Ctx(self.version)))
+            item = 2 + len(encode_body(LOCATION, as_location(rec[1]), jt808.Ctx(self.version)))
             if chunk and size + item > MAX_BODY_LEN:
                 self._send_batch(chunk, now_mono)
                 chunk, size = [], 3
@@ -523,7 +535,7 @@ class VirtualTerminal(asyncio.Protocol):
             self._send_batch(chunk, now_mono)
 
     def _send_batch(self, chunk: list[Record], now_mono: float) -> None:
-        seq = self._send(BATCH, jt808.BatchLocation(batch_type=1, items=[r[1] for r in chunk]))
+        seq = self._send(BATCH, jt808.BatchLocation(batch_type=1, items=[as_location(r[1]) for r in chunk]))
         self._pending[seq] = _Sent(BATCH, chunk, now_mono)
         for r in chunk:
             if r[2]:
