@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 
 from icvcloud.gateways.jt808.log_messages import LogMessages
-from icvcloud.gateways.jt808.records import positions_from
+from icvcloud.gateways.jt808.records import rows_from
 from icvcloud.live import LiveHub, LiveUpdate
 from icvcloud.log.base import Log, LogRecord
 from icvcloud.metrics import PipelineStats
-from icvcloud.model import Position, Vehicle
+from icvcloud.model import Position, PositionRow, Vehicle, position_of_row
+from icvcloud.model.records import from_us
 from icvcloud.protocols import jt808
 from icvcloud.protocols.jt808.bits import ALARM, STATUS
 from icvcloud.store.base import Store
@@ -144,16 +144,15 @@ class StorePipeline:
 
     async def process(self, recs: list[LogRecord]) -> None:
         t0 = time.perf_counter()
-        positions: list[Position] = []
-        seen: dict[str, datetime] = {}
+        rows: list[PositionRow] = []
+        seen_us: dict[str, int] = {}
         for i, r in enumerate(recs):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 # A batch is tens of thousands of records (≈ 5 µs each): decoded in one
                 # go it would hold the event loop — every connection's acknowledgements —
                 # for a quarter of a second.
                 await asyncio.sleep(0)
-            received = datetime.fromtimestamp(r.received_at_us / 1e6, UTC)
-            seen[r.device_id] = received
+            seen_us[r.device_id] = r.received_at_us
             try:
                 msg = self._messages.message(r)
             except jt808.Jt808Error as e:
@@ -161,27 +160,28 @@ class StorePipeline:
                 log.warning("log record %d of %s does not decode: %s", r.offset, r.device_id, e)
                 continue
             if msg is not None:
-                positions.extend(positions_from(msg, received))
+                rows += rows_from(msg, r.received_at_us)
         self._messages.expire()
         last = recs[-1].offset
         # Never past the first packet of a set still being reassembled: a restart
         # must read those packets again.
         commit = self._messages.safe_offset(last)
-        inserted = await self.store.write_positions(positions, self.consumer, commit, seen=seen)
+        seen = {d: from_us(us) for d, us in seen_us.items()}
+        inserted = await self.store.write_position_rows(rows, self.consumer, commit, seen=seen)
         self.stats.positions_stored += inserted
-        self.stats.positions_duplicate += len(positions) - inserted
+        self.stats.positions_duplicate += len(rows) - inserted
         self.stats.records_processed += len(recs)
         self.offset = last
-        if self.hub is not None and self.hub.subscribers and positions:
-            newest: dict[str, Position] = {}
-            for p in positions:
-                cur = newest.get(p.device_id)
-                if cur is None or p.device_time >= cur.device_time:
-                    newest[p.device_id] = p
+        if self.hub is not None and self.hub.subscribers and rows:
+            newest: dict[str, PositionRow] = {}
+            for row in rows:
+                cur = newest.get(row[0])
+                if cur is None or row[1] >= cur[1]:
+                    newest[row[0]] = row
             items = []
-            for i, (d, p) in enumerate(newest.items()):
+            for i, (d, row) in enumerate(newest.items()):
                 if i % YIELD_EVERY == YIELD_EVERY - 1:
-                    await asyncio.sleep(0)  # ≈ 7 µs an item: a city's batch would hold the loop
-                items.append(live_item(await self._vehicle(d), p))
+                    await asyncio.sleep(0)  # ≈ 10 µs an item: a city's batch would hold the loop
+                items.append(live_item(await self._vehicle(d), position_of_row(row)))
             self.hub.publish(items)
         self.stats.batch_latency.observe(time.perf_counter() - t0)

@@ -7,9 +7,12 @@ from .records import (
     LiveState,
     Organisation,
     Position,
+    PositionRow,
     User,
     Vehicle,
     normalise_device_id,
+    position_of_row,
+    position_row,
 )
 
 __all__ = [
@@ -19,7 +22,10 @@ __all__ = [
     "LiveState",
     "Organisation",
     "Position",
+    "PositionRow",
     "User",
     "Vehicle",
     "normalise_device_id",
+    "position_of_row",
+    "position_row",
 ]

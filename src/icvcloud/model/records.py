@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 #: Vehicle types the registry knows (JT/T 808 terminals report for these).
@@ -113,3 +114,41 @@ class User:
     role: str  # admin | operator | viewer
     org_id: int | None
     password_hash: str = ""
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def to_us(dt: datetime) -> int:
+    """Microseconds since the epoch, exactly (no float rounding); ``dt`` must be aware."""
+    return (dt - _EPOCH) // _US
+
+
+def from_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+#: A position as the stores write it, in storage units: (device_id, device_time_us,
+#: seq, item, received_at_us, lat, lon, speed_kmh, heading_deg, altitude_m, alarm,
+#: status, mileage_km, backfill 0/1, extras as JSON text or None). The ingest path
+#: builds these straight from decoded frames (a Position per report and its
+#: conversion cost more than the rest of storing it).
+PositionRow = tuple[str, int, int, int, int, float, float, float, int, int, int, int, float | None, int, str | None]
+
+# One encoder for every row: json.dumps with options builds a new one per call.
+dumps_extras = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def position_row(p: Position) -> PositionRow:
+    return (p.device_id, to_us(p.device_time), p.seq, p.item, to_us(p.received_at), p.lat, p.lon, p.speed_kmh,
+            p.heading_deg, p.altitude_m, p.alarm, p.status, p.mileage_km, 1 if p.backfill else 0,
+            dumps_extras(p.extras) if p.extras else None)
+
+
+def position_of_row(r: Any) -> Position:
+    """A Position from a :data:`PositionRow` (or the same 15 values read back)."""
+    return Position(device_id=r[0], device_time=from_us(r[1]), seq=r[2], item=r[3], received_at=from_us(r[4]),
+                    lat=r[5], lon=r[6], speed_kmh=r[7], heading_deg=r[8], altitude_m=r[9], alarm=r[10],
+                    status=r[11], mileage_km=r[12], backfill=bool(r[13]),
+                    extras=json.loads(r[14]) if r[14] else {})

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from icvcloud.model import Device, LiveState, Organisation, Position, User, Vehicle
+from icvcloud.model import Device, LiveState, Organisation, Position, PositionRow, User, Vehicle, position_of_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +141,12 @@ class Store(abc.ABC):
         """Vehicles per state: total, online, offline, moving, stopped, alarm."""
 
     # -- positions and live state
+    async def write_position_rows(self, rows: Sequence[PositionRow], consumer: str | None = None,
+                                  offset: int | None = None, seen: Mapping[str, datetime] | None = None) -> int:
+        """:meth:`write_positions` of positions given as rows (the ingest path builds
+        those); a store that writes rows as they are overrides this."""
+        return await self.write_positions([position_of_row(r) for r in rows], consumer, offset, seen)
+
     @abc.abstractmethod
     async def write_positions(self, positions: Sequence[Position], consumer: str | None = None,
                               offset: int | None = None, seen: Mapping[str, datetime] | None = None) -> int:

@@ -34,7 +34,8 @@ from typing import Any
 
 import asyncpg
 
-from icvcloud.model import Device, LiveState, Organisation, Position, User, Vehicle
+from icvcloud.model import Device, LiveState, Organisation, Position, PositionRow, User, Vehicle, position_row
+from icvcloud.model.records import from_us
 
 from .base import BBox, Scope, Store, VehicleFilter, VehicleRow
 from .schema import migrations
@@ -94,9 +95,6 @@ _VEHICLE_ROW_SELECT = (f"SELECT {_VEHICLE_COLS}, {_LIVE_COLS} FROM vehicles v "
                        "LEFT JOIN live_state l ON l.device_id = v.device_id")
 _DEVICE_COLS = ("device_id, phone, terminal_id, maker_id, model, protocol_version, auth_code, vehicle_id, "
                 "registered_at, province_id, city_id")
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
 
 def _position(r: Sequence[Any]) -> Position:
     """A Position from the 15 ``_POS_COLS`` values."""
@@ -439,28 +437,33 @@ class PostgresStore(Store):
 
     async def write_positions(self, positions: Sequence[Position], consumer: str | None = None,
                               offset: int | None = None, seen: Mapping[str, datetime] | None = None) -> int:
-        if not positions and consumer is None and not seen:
-            return 0
-        if consumer is not None and offset is None:
-            raise ValueError("an offset must be given with a consumer")
-        plain: list[Position] = []
-        backfill: dict[tuple[str, datetime], Position] = {}
-        newest: dict[str, Position] = {}
-        last_seen: dict[str, datetime] = {}
         for p in positions:
             if p.device_time.tzinfo is None or p.received_at.tzinfo is None:
                 # asyncpg would read a naive time as UTC; the SQLite store refuses it too.
                 raise TypeError(f"position of {p.device_id}: naive datetime (times must be timezone-aware)")
-            if p.backfill:
-                backfill.setdefault((p.device_id, p.device_time), p)
+        return await self.write_position_rows([position_row(p) for p in positions], consumer, offset, seen)
+
+    async def write_position_rows(self, rows: Sequence[PositionRow], consumer: str | None = None,
+                                  offset: int | None = None, seen: Mapping[str, datetime] | None = None) -> int:
+        if not rows and consumer is None and not seen:
+            return 0
+        if consumer is not None and offset is None:
+            raise ValueError("an offset must be given with a consumer")
+        plain: list[PositionRow] = []
+        backfill: dict[tuple[str, int], PositionRow] = {}
+        newest: dict[str, PositionRow] = {}
+        last_seen: dict[str, int] = {}
+        for r in rows:
+            dev = r[0]
+            if r[13]:
+                backfill.setdefault((dev, r[1]), r)
             else:
-                plain.append(p)
-            cur = newest.get(p.device_id)
-            if cur is None or p.device_time >= cur.device_time:
-                newest[p.device_id] = p
-            at = last_seen.get(p.device_id)
-            if at is None or p.received_at > at:
-                last_seen[p.device_id] = p.received_at
+                plain.append(r)
+            cur = newest.get(dev)
+            if cur is None or r[1] >= cur[1]:
+                newest[dev] = r
+            if r[4] > last_seen.get(dev, -1):
+                last_seen[dev] = r[4]
         live_devs = sorted(newest)
         seen_rows = sorted((d, at) for d, at in (seen or {}).items() if d not in newest)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -471,7 +474,7 @@ class PostgresStore(Store):
                 inserted += _count(await conn.execute(_INSERT_BACKFILL, *_columns(list(backfill.values()))))
             if newest:
                 await conn.execute(_UPSERT_LIVE, *_columns([newest[d] for d in live_devs]), live_devs,
-                                   [last_seen[d] for d in live_devs])
+                                   [from_us(last_seen[d]) for d in live_devs])
             if seen_rows:
                 await conn.execute(_UPSERT_SEEN, [d for d, _ in seen_rows], [at for _, at in seen_rows])
             if consumer is not None:
@@ -544,11 +547,11 @@ class PostgresStore(Store):
         return [(r[0], bytes(r[1]), r[2]) for r in rows]
 
 
-def _columns(ps: Sequence[Position]) -> list[list[Any]]:
-    """Positions as the 15 column arrays of ``_UNNEST``."""
+def _columns(rows: Sequence[PositionRow]) -> list[list[Any]]:
+    """Position rows as the 15 column arrays of ``_UNNEST``."""
     return [
-        [p.device_id for p in ps], [p.device_time for p in ps], [p.seq for p in ps], [p.item for p in ps],
-        [p.received_at for p in ps], [p.lat for p in ps], [p.lon for p in ps], [p.speed_kmh for p in ps],
-        [p.heading_deg for p in ps], [p.altitude_m for p in ps], [p.alarm for p in ps], [p.status for p in ps],
-        [p.mileage_km for p in ps], [p.backfill for p in ps], [_dumps(p.extras) if p.extras else None for p in ps],
+        [r[0] for r in rows], [from_us(r[1]) for r in rows], [r[2] for r in rows], [r[3] for r in rows],
+        [from_us(r[4]) for r in rows], [r[5] for r in rows], [r[6] for r in rows], [r[7] for r in rows],
+        [r[8] for r in rows], [r[9] for r in rows], [r[10] for r in rows], [r[11] for r in rows],
+        [r[12] for r in rows], [bool(r[13]) for r in rows], [r[14] for r in rows],
     ]

@@ -19,17 +19,27 @@ ignored by the positions key. (An application crash loses nothing in WAL mode.)
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from icvcloud.model import Device, LiveState, Organisation, Position, User, Vehicle
+from icvcloud.model import (
+    Device,
+    LiveState,
+    Organisation,
+    Position,
+    PositionRow,
+    User,
+    Vehicle,
+    position_of_row,
+    position_row,
+)
+from icvcloud.model.records import from_us, to_us
 from icvcloud.sqlite_batch import fetch_rows, insert_flat
 
 from .base import BBox, Scope, Store, VehicleFilter, VehicleRow
@@ -37,8 +47,6 @@ from .schema import migrate_sqlite
 
 T = TypeVar("T")
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 #: Bad frames kept per device; pruning waits for some slack so it runs rarely.
 BAD_FRAMES_KEPT = 200
@@ -78,15 +86,6 @@ _DEVICE_COLS = ("device_id, phone, terminal_id, maker_id, model, protocol_versio
                 "registered_at_us, province_id, city_id")
 
 
-def to_us(dt: datetime) -> int:
-    """Microseconds since the epoch, exactly (no float rounding); ``dt`` must be aware."""
-    return (dt - _EPOCH) // _US
-
-
-def from_us(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
-
-
 def _now_us() -> int:
     return time.time_ns() // 1000
 
@@ -105,22 +104,7 @@ def _scope_sql(scope: Scope, column: str, *, with_global: bool = False) -> tuple
 
 #: Position rows built between turns of the event loop.
 _ROWS_PER_TURN = 2000
-# One encoder for every row: json.dumps with options builds a new one per call.
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _position_row(p: Position) -> tuple[Any, ...]:
-    return (p.device_id, to_us(p.device_time), p.seq, p.item, to_us(p.received_at), p.lat, p.lon, p.speed_kmh,
-            p.heading_deg, p.altitude_m, p.alarm, p.status, p.mileage_km, 1 if p.backfill else 0,
-            _dumps(p.extras) if p.extras else None)
-
-
-def _position(r: Sequence[Any]) -> Position:
-    """A Position from the 15 ``_POS_COLS`` values."""
-    return Position(device_id=r[0], device_time=from_us(r[1]), seq=r[2], item=r[3], received_at=from_us(r[4]),
-                    lat=r[5], lon=r[6], speed_kmh=r[7], heading_deg=r[8], altitude_m=r[9], alarm=r[10],
-                    status=r[11], mileage_km=r[12], backfill=bool(r[13]),
-                    extras=json.loads(r[14]) if r[14] else {})
+_position = position_of_row
 
 
 def _vehicle(r: Sequence[Any]) -> Vehicle:
@@ -414,26 +398,36 @@ class SqliteStore(Store):
 
     async def write_positions(self, positions: Sequence[Position], consumer: str | None = None,
                               offset: int | None = None, seen: Mapping[str, datetime] | None = None) -> int:
-        if not positions and consumer is None and not seen:
-            return 0
         if consumer is not None and offset is None:
             raise ValueError("an offset must be given with a consumer")
         # Rows are built here, on the event loop: Python work on the writer thread
         # would fight the loop for the GIL (see icvcloud.sqlite_batch). A batch is tens
-        # of thousands of positions (≈ 4 µs each): built in slices between which the
+        # of thousands of positions (≈ 3 µs each): built in slices between which the
         # loop runs, or every connection's acknowledgements wait for the whole batch.
-        newest: dict[str, tuple[Any, ...]] = {}
+        rows: list[PositionRow] = []
+        for start in range(0, len(positions), _ROWS_PER_TURN):
+            if start:
+                await asyncio.sleep(0)
+            rows += [position_row(p) for p in positions[start : start + _ROWS_PER_TURN]]
+        return await self.write_position_rows(rows, consumer, offset, seen)
+
+    async def write_position_rows(self, rows: Sequence[PositionRow], consumer: str | None = None,
+                                  offset: int | None = None, seen: Mapping[str, datetime] | None = None) -> int:
+        if not rows and consumer is None and not seen:
+            return 0
+        if consumer is not None and offset is None:
+            raise ValueError("an offset must be given with a consumer")
+        newest: dict[str, PositionRow] = {}
         last_seen: dict[str, int] = {}
         pos_values: list[Any] = []
         # A back-filled report (0x0704 type 1) re-sends what the terminal saw no
         # acknowledgement for, under a new sequence number: if the original did land
         # (the ack was lost), the same device time is already stored.
-        backfill: list[tuple[Any, ...]] = []
-        for start in range(0, len(positions), _ROWS_PER_TURN):
+        backfill: list[PositionRow] = []
+        for start in range(0, len(rows), _ROWS_PER_TURN):
             if start:
                 await asyncio.sleep(0)
-            for p in positions[start : start + _ROWS_PER_TURN]:
-                r = _position_row(p)
+            for r in rows[start : start + _ROWS_PER_TURN]:
                 dev = r[0]
                 cur = newest.get(dev)
                 if cur is None or r[1] >= cur[1]:
@@ -450,7 +444,7 @@ class SqliteStore(Store):
                                   consumer, offset)
 
     @staticmethod
-    def _write_positions_tx(db: sqlite3.Connection, pos_values: list[Any], backfill: list[tuple[Any, ...]],
+    def _write_positions_tx(db: sqlite3.Connection, pos_values: list[Any], backfill: list[PositionRow],
                             live_values: list[Any], seen_values: list[Any], consumer: str | None,
                             offset: int | None) -> int:
         ncols = len(_POS_COLS)
