@@ -105,20 +105,26 @@ class SqliteLog(Log):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._loop = asyncio.get_running_loop()
         self._new_data = asyncio.Event()
-        db = self._connect()
-        db.executescript(_SCHEMA)
-        columns = {r[1] for r in db.execute("PRAGMA table_info(records)")}
-        if "prev_offset" not in columns:  # a log written before chains: they start now
-            db.execute("ALTER TABLE records ADD COLUMN prev_offset INTEGER")
-        row = db.execute("SELECT COALESCE(MAX(offset), 0) FROM records").fetchone()
-        self._last_offset = int(row[0])
-        self._heads = dict(db.execute(
-            "SELECT device_id, MAX(offset) FROM records WHERE offset > ? GROUP BY device_id",
-            (self._last_offset - HEADS_SCAN_RECORDS,)))
-        db.close()
+        # In a thread: finding the chains' heads scans up to HEADS_SCAN_RECORDS (~1 s).
+        await asyncio.to_thread(self._open_sync)
         self._stopping = False
         self._writer = threading.Thread(target=self._write_loop, name="log-writer", daemon=True)
         self._writer.start()
+
+    def _open_sync(self) -> None:
+        db = self._connect()
+        try:
+            db.executescript(_SCHEMA)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(records)")}
+            if "prev_offset" not in columns:  # a log written before chains: they start now
+                db.execute("ALTER TABLE records ADD COLUMN prev_offset INTEGER")
+            row = db.execute("SELECT COALESCE(MAX(offset), 0) FROM records").fetchone()
+            self._last_offset = int(row[0])
+            self._heads = dict(db.execute(
+                "SELECT device_id, MAX(offset) FROM records WHERE offset > ? GROUP BY device_id",
+                (self._last_offset - HEADS_SCAN_RECORDS,)))
+        finally:
+            db.close()
 
     async def close(self) -> None:
         with self._cond:
