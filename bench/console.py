@@ -43,6 +43,8 @@ from bench.common import emit
 from bench.ingest import free_port
 
 TARGET_FULL_UPDATE_MS = 100.0
+#: The stages of an update's latency the console records (web/src/perf.ts); draw = tiles + frame.
+STAGES = ("parse", "queue", "build", "worker", "draw", "tiles", "frame")
 
 
 def _pct(values: Sequence[float]) -> dict[str, float]:
@@ -254,13 +256,13 @@ def measure(base: str, token: str, vehicles: int, updates: int, live_seconds: fl
         finally:
             b.close()
     full_p = _pct([s["ms"] for s in full])
-    stages = {f"full_update_{k}_ms_p50": statistics.median(s["stages"][k] for s in full)
-              for k in ("parse", "queue", "build", "worker", "draw")} if full else {}
+    stages = {f"full_update_{k}_ms_p50": statistics.median(s["stages"].get(k, 0.0) for s in full)
+              for k in STAGES} if full else {}
     base_p = _pct(baseline)
     live_p = _pct([s["ms"] for s in live])
     # Where the slow live batches spend their time (p95 of each stage).
     stages.update({f"live_batch_{k}_ms_p95": _pct([s["stages"].get(k, 0.0) for s in live])["p95"]
-                   for k in ("parse", "queue", "build", "worker", "draw")} if live else {})
+                   for k in STAGES} if live else {})
     gap_p = _pct(gaps)
     items = sum(s["items"] for s in live)
     return {
@@ -355,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"p99 {fig['full_update_ms_p99']:.1f} ms (target ≤ {TARGET_FULL_UPDATE_MS:.0f} ms: "
           f"{'met' if fig['meets_target'] else 'NOT met'})")
     print("  of which (p50): " + ", ".join(f"{k} {fig[f'full_update_{k}_ms_p50']:.1f} ms"
-                                          for k in ("parse", "queue", "build", "worker", "draw")))
+                                          for k in STAGES))
     print(f"baseline (parse the same message + one frame): p50 {fig['baseline_parse_frame_ms_p50']:.1f} ms; "
           f"ratio {fig['full_update_vs_baseline_p50']:.2f}")
     print(f"live batches: {fig['live_batches']} ({fig['live_items_per_s']:.0f} vehicle updates/s), latency "
@@ -363,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"p99 {fig['live_batch_ms_p99']:.1f} ms")
     if "live_batch_parse_ms_p95" in fig:
         print("  of which (p95 of each): " + ", ".join(f"{k} {fig[f'live_batch_{k}_ms_p95']:.1f} ms"
-                                                      for k in ("parse", "queue", "build", "worker", "draw")))
+                                                      for k in STAGES))
     print(f"frame interval while streaming: p50 {fig['frame_interval_ms_p50']:.1f} / p95 "
           f"{fig['frame_interval_ms_p95']:.1f} / p99 {fig['frame_interval_ms_p99']:.1f} ms, "
           f"{fig['frames_over_100ms']} frames over 100 ms; {fig['browser']} ({fig['frames']} frames, "

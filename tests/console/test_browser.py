@@ -269,6 +269,7 @@ def test_language_switch(page: Any, alarm_terminal: AlarmTerminal) -> None:
     page.click(f"#vehicle-list .vrow[data-plate='{alarm_terminal.plate}']")
     page.wait_for_selector("#detail-panel [data-field=alarm_flags] .flag-alarm")
     assert page.inner_text("#logout") == "退出"
+    page.select_option("#alarm-filter-severity", "3")  # a filter chosen before the switch stays chosen
     page.click("#lang-toggle")
     page.wait_for_function("document.documentElement.lang === 'en'")
     assert page.inner_text("#logout") == "Log out"
@@ -279,6 +280,13 @@ def test_language_switch(page: Any, alarm_terminal: AlarmTerminal) -> None:
     assert "Overspeed" in page.inner_text("#detail-panel [data-field=alarm_flags]")
     assert page.evaluate("() => window.icvConsole.map.getLayoutProperty('district-label', 'text-field')")[1] == [
         "get", "name_en"]
+    # The alarm panel too: its head and filters, not only its list.
+    assert page.inner_text("#alarm-panel .ax-panel-head h3") == "Alarms"
+    assert page.inner_text("#alarm-mute") in ("Mute", "Unmute")
+    assert page.eval_on_selector("#alarm-filter-category", "s => s.options[0].text") == "All categories"
+    assert page.eval_on_selector("#alarm-filter-state", "s => s.options[0].text") == "Unhandled"
+    assert page.eval_on_selector("#alarm-filter-severity", "s => s.value") == "3"
+    page.select_option("#alarm-filter-severity", "0")
     page.evaluate("() => window.icvConsole.map.jumpTo({center: [118.02, 36.64], zoom: 8.2})")
     time.sleep(1.0)
     shot(page, "08-english")

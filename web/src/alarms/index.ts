@@ -123,7 +123,7 @@ export function installAlarmConsole(ctx: AlarmContext): AlarmConsole {
 
   onLangChange(() => {
     for (const el of document.querySelectorAll<HTMLElement>("[data-tx]")) el.textContent = tx(el.dataset.tx!);
-    panel.render();
+    panel.relabel();
     detail.render();
     if (!fenceEl.hidden) fences.render();
   });

@@ -109,6 +109,21 @@ export class AlarmPanel {
     this.setFeedOpen(this.feedOpen);
   }
 
+  /** After a language change: the head and the filters anew (their choices kept), then the list. */
+  relabel(): void {
+    this.build();
+    const f = this.filter;
+    const set = (id: string, v: string) => {
+      const el = this.root.querySelector<HTMLSelectElement>(`#${id}`);
+      if (el) el.value = v;
+    };
+    set("alarm-filter-category", f.category);
+    set("alarm-filter-severity", String(f.minSeverity));
+    set("alarm-filter-state", f.state);
+    set("alarm-filter-org", f.orgId == null ? "" : String(f.orgId));
+    this.render();
+  }
+
   private setFilter(p: Partial<AlarmFilter>): void {
     this.filter = { ...this.filter, ...p };
     this.render();

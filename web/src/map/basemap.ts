@@ -103,6 +103,9 @@ export function createMap(container: HTMLElement, cfg: ConsoleConfig, roads: FC,
     attributionControl: false,
     // The default; named here because the offline basemap relies on it.
     localIdeographFontFamily: "sans-serif",
+    // No label fade: live updates re-place labels several times a second, and each
+    // fade is 300 ms of extra frames (on a software-rendered map, each tens of ms).
+    fadeDuration: 0,
   });
   map.addControl(new NavigationControl({ showCompass: true }), "top-right");
   map.addControl(new ScaleControl({ unit: "metric" }), "bottom-right");

@@ -288,12 +288,13 @@ export class VehiclesLayer {
       }
       await Promise.all(jobs);
       const t2 = performance.now();
-      await this.drawn(changedMode ? [updated, other] : [updated]);
+      const tiled = await this.drawn(changedMode ? [updated, other] : [updated]);
       const now = performance.now();
       this.lastFeatures = features.length;
       for (const p of pending) {
         this.perf.record(p.kind, p.items, p.arrivedAt, now, { parse: p.mergedAt - p.arrivedAt,
-          queue: t0 - p.mergedAt, build: t1 - t0, worker: t2 - t1, draw: now - t2 });
+          queue: t0 - p.mergedAt, build: t1 - t0, worker: t2 - t1, draw: now - t2, tiles: tiled - t2,
+          frame: now - tiled });
       }
       this.updates += 1;
     } catch (e) {
@@ -304,17 +305,20 @@ export class VehiclesLayer {
     }
   }
 
-  /** Resolves at the first animation frame after a frame was drawn with the sources' current data. */
-  private drawn(sources: string[]): Promise<void> {
+  /** Resolves at the first animation frame after a frame was drawn with the sources' current data,
+   * with the time the sources' tiles were all loaded (the rest is drawing the frame). */
+  private drawn(sources: string[]): Promise<number> {
     const map = this.map;
     return new Promise((resolve) => {
+      let tiled = 0;
       const afterRender = () => {
         if (this.perf.gpuSync) this.finishGpu();
-        requestAnimationFrame(() => resolve());
+        requestAnimationFrame(() => resolve(tiled));
       };
       const loaded = () => sources.every((id) => map.isSourceLoaded(id));
       const whenLoaded = () => {
         if (!loaded()) return false;
+        tiled = performance.now();
         map.once("render", afterRender);
         map.triggerRepaint();
         return true;
