@@ -9,7 +9,8 @@ export interface LatencySample {
   at: number;
   /** Milliseconds per stage: parse (JSON and merge into the fleet), queue (behind an
    * update in flight), build (features), worker (GeoJSON source update), draw (tiles
-   * and the frame). */
+   * and the frame), and draw's two parts: tiles (until the sources' tiles are loaded)
+   * and frame (a frame drawn with them). */
   stages: Record<string, number>;
 }
 
