@@ -9,7 +9,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from icvcloud.engine import Engine, EngineConfig, RuleProfiles, VehicleContext
@@ -78,6 +78,8 @@ def arrival(reports: list[Position], rng: random.Random, max_late: int) -> list[
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**32), st.integers(5, 90), st.integers(1, 40))
+# Found in CI: a fence's integer limit (40) in the live details, 40.0 after a checkpoint.
+@example(seed=718, n=74, max_late=17)
 def test_arrival_order_does_not_change_the_episodes(seed: int, n: int, max_late: int) -> None:
     rng = random.Random(seed)
     reports = scenario(rng, n)

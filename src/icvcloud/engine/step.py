@@ -38,7 +38,10 @@ def limit_for(type_limits: Mapping[str, float], inside: Mapping[int, CompiledFen
     for lim in limits:
         if best is None or lim < best[0]:
             best = (lim, "section")
-    return best
+    # A float whatever the configuration wrote (40 or 40.0): a state restored from a
+    # checkpoint reads it back as its declared float, and an alarm's details must not
+    # depend on whether its episode was folded live or again after a late report.
+    return None if best is None else (float(best[0]), best[1])
 
 
 class Settings:
