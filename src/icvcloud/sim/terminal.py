@@ -475,26 +475,8 @@ class VirtualTerminal(asyncio.Protocol):
                 9 + int(r() * 16))  # satellites in use 9–24
 
     def _location(self, device_time_s: int) -> jt808.Location:
-        src = self.source
-        acc = src.acc_on
-        status = STATUS_POSITIONED | STATUS_GPS | STATUS_BEIDOU | (STATUS_ACC_ON if acc else 0)
-        rng = self.rng
-        return jt808.Location(
-            alarm=0,
-            status=status,
-            lat=round(src.lat, 6),
-            lon=round(src.lon, 6),
-            altitude_m=round(src.altitude_m),
-            speed_kmh=round(src.speed_kmh, 1),
-            heading_deg=round(src.heading_deg) % 360,
-            time=datetime.fromtimestamp(device_time_s, jt808.CST),
-            extras=jt808.ExtraItems({
-                0x01: round(src.mileage_km, 1),
-                0x02: round(src.fuel_l, 1),
-                0x30: rng.randint(18, 31),  # wireless signal strength
-                0x31: rng.randint(9, 24),  # satellites in use
-            }),
-        )
+        """The regular report as a Location (to add alarm bits and items to, or to answer 0x8201)."""
+        return as_location(self._fix(device_time_s))
 
     def report_now(self, extras: Mapping[int, Any] | None = None, alarm: int = 0) -> int | None:
         """Report at once (an alarm, say), with ``extras`` added to the usual additional

@@ -8,11 +8,26 @@ Tenant scoping lives here: every read that returns enterprise data takes a
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from icvcloud.model import Device, LiveState, Organisation, Position, PositionRow, User, Vehicle, position_of_row
+
+
+def fold_rows(rows: Iterable[PositionRow], newest: dict[str, PositionRow], last_seen: dict[str, int],
+              plain: list[PositionRow], backfill: list[PositionRow]) -> None:
+    """Fold position rows into each device's newest row (by device time) and latest
+    receive time, and split them into plain and back-filled ones (0x0704 type 1: a
+    re-sent copy of what may already be stored under another sequence number)."""
+    for r in rows:
+        dev = r[0]
+        cur = newest.get(dev)
+        if cur is None or r[1] >= cur[1]:
+            newest[dev] = r
+        if r[4] > last_seen.get(dev, -1):
+            last_seen[dev] = r[4]
+        (backfill if r[13] else plain).append(r)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ import asyncpg
 from icvcloud.model import Device, LiveState, Organisation, Position, PositionRow, User, Vehicle, position_row
 from icvcloud.model.records import from_us
 
-from .base import BBox, Scope, Store, VehicleFilter, VehicleRow
+from .base import BBox, Scope, Store, VehicleFilter, VehicleRow, fold_rows
 from .schema import migrations
 
 log = logging.getLogger("icvcloud.store.postgres")
@@ -450,20 +450,13 @@ class PostgresStore(Store):
         if consumer is not None and offset is None:
             raise ValueError("an offset must be given with a consumer")
         plain: list[PositionRow] = []
-        backfill: dict[tuple[str, int], PositionRow] = {}
+        backfilled: list[PositionRow] = []
         newest: dict[str, PositionRow] = {}
         last_seen: dict[str, int] = {}
-        for r in rows:
-            dev = r[0]
-            if r[13]:
-                backfill.setdefault((dev, r[1]), r)
-            else:
-                plain.append(r)
-            cur = newest.get(dev)
-            if cur is None or r[1] >= cur[1]:
-                newest[dev] = r
-            if r[4] > last_seen.get(dev, -1):
-                last_seen[dev] = r[4]
+        fold_rows(rows, newest, last_seen, plain, backfilled)
+        backfill: dict[tuple[str, int], PositionRow] = {}
+        for r in backfilled:  # one per device time: the statement checks them against the stored ones
+            backfill.setdefault((r[0], r[1]), r)
         live_devs = sorted(newest)
         seen_rows = sorted((d, at) for d, at in (seen or {}).items() if d not in newest)
         async with self.pool.acquire() as conn, conn.transaction():

@@ -42,7 +42,7 @@ from icvcloud.model import (
 from icvcloud.model.records import from_us, to_us
 from icvcloud.sqlite_batch import fetch_rows, insert_flat
 
-from .base import BBox, Scope, Store, VehicleFilter, VehicleRow
+from .base import BBox, Scope, Store, VehicleFilter, VehicleRow, fold_rows
 from .schema import migrate_sqlite
 
 T = TypeVar("T")
@@ -104,9 +104,6 @@ def _scope_sql(scope: Scope, column: str, *, with_global: bool = False) -> tuple
 
 #: Position rows built between turns of the event loop.
 _ROWS_PER_TURN = 2000
-_position = position_of_row
-
-
 def _vehicle(r: Sequence[Any]) -> Vehicle:
     return Vehicle(id=r[0], plate=r[1], plate_colour=r[2], vin=r[3], vehicle_type=r[4], org_id=r[5], device_id=r[6])
 
@@ -117,7 +114,7 @@ def _vehicle_row(r: Sequence[Any]) -> VehicleRow:
     live_cols = r[7:]
     if live_cols[2] is None:  # no live_state row: the device never sent anything
         return VehicleRow(v, None)
-    position = _position(live_cols[2:]) if live_cols[3] is not None else None
+    position = position_of_row(live_cols[2:]) if live_cols[3] is not None else None
     last = from_us(live_cols[1]) if live_cols[1] is not None else None
     return VehicleRow(v, LiveState(device_id=live_cols[2], vehicle_id=v.id, online=bool(live_cols[0]),
                                    last_report_at=last, position=position))
@@ -420,24 +417,14 @@ class SqliteStore(Store):
         newest: dict[str, PositionRow] = {}
         last_seen: dict[str, int] = {}
         pos_values: list[Any] = []
-        # A back-filled report (0x0704 type 1) re-sends what the terminal saw no
-        # acknowledgement for, under a new sequence number: if the original did land
-        # (the ack was lost), the same device time is already stored.
+        # Back-filled rows are checked against what is stored, in the transaction.
         backfill: list[PositionRow] = []
         for start in range(0, len(rows), _ROWS_PER_TURN):
             if start:
                 await asyncio.sleep(0)
-            for r in rows[start : start + _ROWS_PER_TURN]:
-                dev = r[0]
-                cur = newest.get(dev)
-                if cur is None or r[1] >= cur[1]:
-                    newest[dev] = r
-                if r[4] > last_seen.get(dev, -1):
-                    last_seen[dev] = r[4]
-                if r[13]:
-                    backfill.append(r)
-                else:
-                    pos_values.extend(r)
+            plain: list[PositionRow] = []
+            fold_rows(rows[start : start + _ROWS_PER_TURN], newest, last_seen, plain, backfill)
+            pos_values += [v for r in plain for v in r]
         live_values = [v for dev, r in newest.items() for v in (*r, 1, last_seen[dev])]
         seen_values = [v for dev, at in (seen or {}).items() if dev not in newest for v in (dev, 1, to_us(at))]
         return await self._write(self._write_positions_tx, pos_values, backfill, live_values, seen_values,
@@ -506,7 +493,7 @@ class SqliteStore(Store):
         args = [vehicle_id, *params, to_us(start), to_us(end), limit]
 
         def run(db: sqlite3.Connection) -> list[Position]:
-            return [_position(r) for r in db.execute(sql, args).fetchall()]
+            return [position_of_row(r) for r in db.execute(sql, args).fetchall()]
 
         return await self._read(run)
 

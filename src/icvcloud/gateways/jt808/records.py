@@ -28,20 +28,23 @@ def _extras_json(loc: jt808.Location) -> dict[str, Any]:
     return out
 
 
+def _parts(loc: jt808.Location) -> tuple[datetime | None, dict[str, Any], float | None]:
+    """A report's device time (None if impossible: the report is kept under its receive
+    time, flagged in its items), its additional items as JSON, its mileage."""
+    extras = _extras_json(loc) if loc.extras else {}
+    t = loc.time
+    if isinstance(t, str):
+        extras["invalid_device_time"] = t
+    mileage = loc.extras.get(0x01)
+    return None if isinstance(t, str) else t, extras, mileage if isinstance(mileage, float) else None
+
+
 def position(device_id: str, loc: jt808.Location, seq: int, item: int, received_at: datetime,
              backfill: bool = False) -> Position:
-    t = loc.time
-    extras = _extras_json(loc) if loc.extras else {}
-    if isinstance(t, str):
-        # An impossible device time: keep the report under its receive time, flagged.
-        device_time = received_at
-        extras["invalid_device_time"] = t
-    else:
-        device_time = t.astimezone(UTC)
-    mileage = loc.extras.get(0x01)
+    t, extras, mileage = _parts(loc)
     return Position(
         device_id=device_id,
-        device_time=device_time,
+        device_time=received_at if t is None else t.astimezone(UTC),
         seq=seq,
         item=item,
         received_at=received_at,
@@ -53,7 +56,7 @@ def position(device_id: str, loc: jt808.Location, seq: int, item: int, received_
         alarm=loc.alarm,
         status=loc.status,
         backfill=backfill,
-        mileage_km=mileage if isinstance(mileage, float) else None,
+        mileage_km=mileage,
         extras=extras,
     )
 
@@ -62,17 +65,10 @@ def row(device_id: str, loc: jt808.Location, seq: int, item: int, received_us: i
         backfill: bool = False) -> PositionRow:
     """``position_row(position(…))`` without the Position in between (the ingest path's
     per-report cost: about half)."""
-    t = loc.time
-    extras = _extras_json(loc) if loc.extras else {}
-    if isinstance(t, str):
-        t_us = received_us
-        extras["invalid_device_time"] = t
-    else:
-        t_us = to_us(t)
-    mileage = loc.extras.get(0x01)
-    return (device_id, t_us, seq, item, received_us, loc.lat, loc.lon, loc.speed_kmh, loc.heading_deg,
-            loc.altitude_m, loc.alarm, loc.status, mileage if isinstance(mileage, float) else None,
-            1 if backfill else 0, dumps_extras(extras) if extras else None)
+    t, extras, mileage = _parts(loc)
+    return (device_id, received_us if t is None else to_us(t), seq, item, received_us, loc.lat, loc.lon,
+            loc.speed_kmh, loc.heading_deg, loc.altitude_m, loc.alarm, loc.status, mileage, 1 if backfill else 0,
+            dumps_extras(extras) if extras else None)
 
 
 def _locations(msg: jt808.Message) -> list[tuple[jt808.Location, int, bool]]:
