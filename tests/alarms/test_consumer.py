@@ -365,3 +365,17 @@ async def test_vehicles_looked_up_once_per_batch(env: Env) -> None:
     assert calls == [PHONE, stranger, stranger, PHONE]
     await c.flush()
     assert c.stats.positions == 61
+
+
+def test_alarm_stats_add_sums_counters_and_latency_and_keeps_its_own_lag() -> None:
+    from icvcloud.app.alarms import AlarmStats
+
+    a = AlarmStats(records=3, positions=2, events=1, events_replayed=4, decode_errors=1, engine_s=0.5, lag=lambda: 7)
+    a.alarm_latency.observe(0.004)
+    b = AlarmStats(records=10, positions=9, alarms_changed=2, checkpoints=3, restore_failures=1, engine_s=0.25,
+                   checkpoint_s=9.0, lag=lambda: 100)
+    b.alarm_latency.observe(0.2)
+    a.add(b)
+    assert (a.records, a.positions, a.events, a.events_replayed, a.alarms_changed, a.decode_errors, a.checkpoints,
+            a.restore_failures) == (13, 11, 1, 4, 2, 1, 3, 1)
+    assert a.engine_s == 0.75 and a.alarm_latency.n == 2 and a.lag() == 7 and a.checkpoint_s == 0.0

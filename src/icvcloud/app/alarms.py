@@ -154,6 +154,15 @@ class AlarmStats:
     #: Gateway receive time of a report → its alarm change stored and handed to the feed.
     alarm_latency: Histogram = field(default_factory=Histogram)
 
+    def add(self, other: AlarmStats) -> None:
+        """Count ``other``'s figures in (a worker sums its partitions' consumers, past
+        and present); the lag and the last checkpoint's duration stay this one's."""
+        for name in ("records", "positions", "events", "events_replayed", "alarms_changed", "decode_errors",
+                     "checkpoints", "restore_failures"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.engine_s += other.engine_s
+        self.alarm_latency.merge(other.alarm_latency)
+
 
 @dataclass(slots=True)
 class _Write:

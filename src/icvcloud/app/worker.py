@@ -150,10 +150,7 @@ class Worker:
             await consumer.checkpoint()
         except Exception:
             log.exception("final engine checkpoint of %s failed", consumer.consumer)
-        for name in ("records", "positions", "events", "alarms_changed", "checkpoints", "restore_failures"):
-            setattr(self.alarm_stats, name, getattr(self.alarm_stats, name) + getattr(consumer.stats, name))
-        self.alarm_stats.engine_s += consumer.stats.engine_s
-        self.alarm_stats.alarm_latency.merge(consumer.stats.alarm_latency)
+        self.alarm_stats.add(consumer.stats)
         await consumer.log.close()
 
     def _definitions_changed(self) -> None:
@@ -220,30 +217,20 @@ class Worker:
 
     def alarm_figures(self) -> dict[str, Any]:
         """The engine's progress over this worker's partitions, past and present."""
-        live = [c.stats for c, _ in self.alarm_consumers.values()]
-        total = self.alarm_stats
-        return {
-            "alarm_positions": total.positions + sum(s.positions for s in live),
-            "alarm_engine_s": round(total.engine_s + sum(s.engine_s for s in live), 3),
-            "alarms_changed": total.alarms_changed + sum(s.alarms_changed for s in live),
-            "alarm_lag": sum(s.lag() for s in live),
-            "alarm_restore_failures": total.restore_failures + sum(s.restore_failures for s in live),
-        }
+        s = self.alarm_stats_now()
+        return {"alarm_positions": s.positions, "alarm_engine_s": round(s.engine_s, 3),
+                "alarms_changed": s.alarms_changed, "alarm_lag": s.lag(), "alarm_restore_failures": s.restore_failures}
 
     def alarm_stats_now(self) -> AlarmStats:
         """The alarm consumers' figures over this worker's partitions, past and present
         (for /metrics; the lag is the present consumers')."""
         live = [c.stats for c, _ in self.alarm_consumers.values()]
         out = AlarmStats()
-        for name in ("records", "positions", "events", "events_replayed", "alarms_changed", "decode_errors",
-                     "checkpoints", "restore_failures"):
-            setattr(out, name, getattr(self.alarm_stats, name) + sum(getattr(s, name) for s in live))
-        out.engine_s = self.alarm_stats.engine_s + sum(s.engine_s for s in live)
+        for s in (self.alarm_stats, *live):
+            out.add(s)
         out.checkpoint_s = max((s.checkpoint_s for s in live), default=0.0)
         lag = sum(s.lag() for s in live)
         out.lag = lambda: lag
-        for h in (self.alarm_stats.alarm_latency, *(s.alarm_latency for s in live)):
-            out.alarm_latency.merge(h)
         return out
 
     def total(self, name: str) -> int:
