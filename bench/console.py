@@ -2,8 +2,9 @@
 
 Starts the platform (``icv serve``, provisioned like ``icv demo``) and, in a process
 of its own, ``icv sim fleet`` with N virtual vehicles (10,000 by default) reporting
-over JT/T 808, opens the console in headless Chromium (Debian's, through Playwright),
-logs in and waits until every vehicle is on the map. Then, in the browser:
+over JT/T 808, opens the console in headless Chromium (Debian's, driven over the
+DevTools protocol without watching the page's network: bench/cdp.py says why), logs
+in and waits until every vehicle is on the map. Then, in the browser:
 
 * **full update**: the console re-subscribes to the live feed, the server answers
   with a snapshot of all N vehicles, and the console times the path from the
@@ -191,70 +192,73 @@ def print_profile(profile: dict[str, Any], top: int = 15) -> None:
         print(f"  {us / total:6.1%}  {us / 1e3:8.1f} ms  {name}")
 
 
+_LOGIN_JS = """([user, password]) => {
+  document.getElementById('login-username').value = user;
+  document.getElementById('login-password').value = password;
+  document.getElementById('login-submit').click();
+}"""
+
+_RENDERER_JS = """() => { const gl = document.createElement('canvas').getContext('webgl2');
+  const d = gl && gl.getExtension('WEBGL_debug_renderer_info');
+  return gl ? gl.getParameter(d ? d.UNMASKED_RENDERER_WEBGL : gl.RENDERER) : 'none'; }"""
+
+
 def measure(base: str, token: str, vehicles: int, updates: int, live_seconds: float, artifacts: Path | None,
             viewport: tuple[int, int], unpaced: bool, fleet: subprocess.Popen[bytes] | None,
             cpu_profile: Path | None = None) -> dict[str, Any]:
     import icvcloud.tools.browser as chromium
+    from bench.cdp import Chromium
 
-    with chromium.sync_playwright() as p:
-        b = chromium.launch(p, chromium.UNPACED_ARGS if unpaced else ())
-        try:
-            page = b.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-            page.goto(base + "/")
-            page.fill("#login-username", "admin")
-            page.fill("#login-password", "icvcloud-demo")
-            page.click("#login-submit")
-            page.wait_for_function(f"() => window.icvConsole && window.icvConsole.registryLoaded "
-                                   f"&& window.icvConsole.fleet.size >= {vehicles} "
-                                   f"&& window.icvConsole.live.received.snapshot > 0", timeout=180_000)
-            page.wait_for_function(f"() => window.icvConsole.perf.samples.some(s => s.kind === 'snapshot' "
-                                   f"&& s.items >= {vehicles})", timeout=60_000)
-            # Count the GPU's (software GL's) work in each measured frame, not only the commands issued.
-            page.evaluate("() => { window.icvConsole.perf.gpuSync = true; }")
-            renderer = page.evaluate("""() => { const gl = document.createElement('canvas').getContext('webgl2');
-                const d = gl && gl.getExtension('WEBGL_debug_renderer_info');
-                return gl ? gl.getParameter(d ? d.UNMASKED_RENDERER_WEBGL : gl.RENDERER) : 'none'; }""")
-            if artifacts:
-                page.screenshot(path=str(artifacts / "bench-city.png"))
-            full: list[dict[str, Any]] = []
-            if fleet is not None:
-                # Full updates are timed with the fleet paused: the browser's work alone, not
-                # the two cores it shares with 10,000 terminals and the platform.
-                fleet.send_signal(signal.SIGSTOP)
-                time.sleep(1.0)
-            cdp = None
-            if cpu_profile is not None:
-                cdp = page.context.new_cdp_session(page)
-                cdp.send("Profiler.enable")
-                cdp.send("Profiler.setSamplingInterval", {"interval": 500})
-                cdp.send("Profiler.start")
-            for _ in range(updates):
-                seen = page.evaluate("() => window.icvConsole.perf.samples.length")
-                page.evaluate("() => window.icvConsole.live.resubscribe()")
-                page.wait_for_function(
-                    f"() => window.icvConsole.perf.samples.slice({seen}).some(s => s.kind === 'snapshot' "
-                    f"&& s.items >= {vehicles})", timeout=60_000)
-                full += page.evaluate(f"() => window.icvConsole.perf.samples.slice({seen})"
-                                      f".filter(s => s.kind === 'snapshot' && s.items >= {vehicles})")
-                time.sleep(0.3)
-            if cdp is not None and cpu_profile is not None:
-                profile = cdp.send("Profiler.stop")["profile"]
-                cpu_profile.write_text(json.dumps(profile))
-                print_profile(profile)
-            base_rounds = page.evaluate(_BASELINE_JS, [token, max(5, updates // 2)])
-            baseline = [ms for ms, n in base_rounds if n >= vehicles]
-            if fleet is not None:
-                fleet.send_signal(signal.SIGCONT)
-                time.sleep(2.0)
+    args = (*chromium.CHROMIUM_ARGS, *(chromium.UNPACED_ARGS if unpaced else ()))
+    with Chromium(args, viewport, free_port()) as b:
+        page = b.page
+        page.goto(base + "/")
+        page.wait_for("() => !!document.getElementById('login-username')?.offsetParent", 60)
+        page.evaluate(_LOGIN_JS, ["admin", "icvcloud-demo"])
+        page.wait_for(f"() => window.icvConsole && window.icvConsole.registryLoaded "
+                      f"&& window.icvConsole.fleet.size >= {vehicles} "
+                      f"&& window.icvConsole.live.received.snapshot > 0", 180)
+        page.wait_for(f"() => window.icvConsole.perf.samples.some(s => s.kind === 'snapshot' "
+                      f"&& s.items >= {vehicles})", 60)
+        # Count the GPU's (software GL's) work in each measured map frame, not only the commands issued.
+        page.evaluate("() => { window.icvConsole.perf.gpuSync = true; }")
+        renderer = page.evaluate(_RENDERER_JS)
+        if artifacts:
+            page.screenshot(artifacts / "bench-city.png")
+        full: list[dict[str, Any]] = []
+        if fleet is not None:
+            # Full updates are timed with the fleet paused: the browser's work alone, not
+            # the two cores it shares with 10,000 terminals and the platform.
+            fleet.send_signal(signal.SIGSTOP)
+            time.sleep(1.0)
+        if cpu_profile is not None:
+            page.call("Profiler.enable")
+            page.call("Profiler.setSamplingInterval", interval=500)
+            page.call("Profiler.start")
+        for _ in range(updates):
             seen = page.evaluate("() => window.icvConsole.perf.samples.length")
-            gaps = page.evaluate(_FRAMES_JS, live_seconds)
-            live = page.evaluate(f"() => window.icvConsole.perf.samples.slice({seen})"
-                                 f".filter(s => s.kind === 'positions')")
-            if artifacts:
-                page.screenshot(path=str(artifacts / "bench-after.png"))
-            version = b.version
-        finally:
-            b.close()
+            page.evaluate("() => window.icvConsole.live.resubscribe()")
+            page.wait_for(f"() => window.icvConsole.perf.samples.slice({seen}).some(s => s.kind === 'snapshot' "
+                          f"&& s.items >= {vehicles})", 60, every_s=0.05)
+            full += page.evaluate(f"() => window.icvConsole.perf.samples.slice({seen})"
+                                  f".filter(s => s.kind === 'snapshot' && s.items >= {vehicles})")
+            time.sleep(0.3)
+        if cpu_profile is not None:
+            profile = page.call("Profiler.stop")["profile"]
+            cpu_profile.write_text(json.dumps(profile))
+            print_profile(profile)
+        base_rounds = page.evaluate(_BASELINE_JS, [token, max(5, updates // 2)])
+        baseline = [ms for ms, n in base_rounds if n >= vehicles]
+        if fleet is not None:
+            fleet.send_signal(signal.SIGCONT)
+            time.sleep(2.0)
+        seen = page.evaluate("() => window.icvConsole.perf.samples.length")
+        gaps = page.evaluate(_FRAMES_JS, live_seconds)
+        live = page.evaluate(f"() => window.icvConsole.perf.samples.slice({seen})"
+                             f".filter(s => s.kind === 'positions')")
+        if artifacts:
+            page.screenshot(artifacts / "bench-after.png")
+        version = b.version
     full_p = _pct([s["ms"] for s in full])
     stages = {f"full_update_{k}_ms_p50": statistics.median(s["stages"].get(k, 0.0) for s in full)
               for k in STAGES} if full else {}
@@ -286,7 +290,7 @@ def measure(base: str, token: str, vehicles: int, updates: int, live_seconds: fl
         "frames_over_100ms": sum(1 for g in gaps if g > 100),
         "target_full_update_ms": TARGET_FULL_UPDATE_MS,
         "meets_target": full_p["p95"] <= TARGET_FULL_UPDATE_MS,
-        "browser": f"chromium {version}",
+        "browser": version,
         "viewport": f"{viewport[0]}x{viewport[1]}",
         "frames": "unpaced" if unpaced else "paced",
         "full_updates_with_fleet": "paused" if fleet is not None else "reporting",

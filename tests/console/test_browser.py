@@ -110,10 +110,29 @@ def _rendered(page: Any) -> dict[str, tuple[float, float, str]]:
 
 def test_markers_appear_and_move(page: Any, demo: Demo) -> None:
     page.wait_for_function(f"() => window.icvConsole.fleet.size >= {VEHICLES}", timeout=WAIT_MS)
-    # City zoom: vehicles are aggregated into clusters whose counts add up to the fleet on screen.
-    page.wait_for_function("() => window.icvConsole.map.queryRenderedFeatures({layers: ['vehicle-clusters']})"
-                           ".length > 0", timeout=WAIT_MS)
+    # City zoom: vehicles are aggregated into cells (HTML marks over the map) whose counts add
+    # up to the vehicles with a position, each vehicle counted once.
+    page.wait_for_function("() => document.querySelectorAll('.veh-cell').length > 0", timeout=WAIT_MS)
+    page.wait_for_function("""() => {
+        const placed = [...window.icvConsole.fleet.recs.values()].filter(r => r.item.position).length;
+        const cells = [...document.querySelectorAll('.veh-cell')].reduce((n, e) => n + Number(e.dataset.count), 0);
+        return cells + document.querySelectorAll('.veh-one').length === placed;
+    }""", timeout=WAIT_MS)
     shot(page, "03-city-clusters")
+    # A click on a cell zooms into it (the marks let clicks through to the map, which hit-tests them).
+    zoom = page.evaluate("() => window.icvConsole.map.getZoom()")
+    x, y = page.evaluate("""() => {
+        const canvas = window.icvConsole.map.getCanvas();
+        for (const e of document.querySelectorAll('.veh-cell')) {
+            const r = e.getBoundingClientRect();
+            const x = r.left + r.width / 2, y = r.top + r.height / 2;
+            if (document.elementFromPoint(x, y) === canvas) return [x, y];  // on the map, under no panel
+        }
+        return null;
+    }""")
+    page.mouse.click(x, y)
+    page.wait_for_function(f"() => window.icvConsole.map.getZoom() > {zoom} + 0.5 && !window.icvConsole.map.isMoving()",
+                           timeout=WAIT_MS)
     # Zoom into the Zhangdian grid, where buses and sanitation trucks run: one icon per vehicle.
     page.evaluate("() => window.icvConsole.map.jumpTo({center: [118.05, 36.81], zoom: 12.5})")
     page.wait_for_function("() => window.icvConsole.vehicles.rendered().length >= 5", timeout=WAIT_MS)

@@ -15,7 +15,7 @@ import { applyI18n, getLang, onLangChange, setLang, t, type Key } from "./i18n";
 import { LiveClient, type LiveStatus } from "./live";
 import { createMap, relabel } from "./map/basemap";
 import { iconDataUrl } from "./map/icons";
-import { CLUSTER_LAYER, SINGLE_LAYER, VEHICLE_LAYER, VehiclesLayer } from "./map/vehicles";
+import { VEHICLE_LAYER, VehiclesLayer } from "./map/vehicles";
 import { DetailPanel } from "./panels/detail";
 import { ListPanel } from "./panels/list";
 import { showLogin } from "./panels/login";
@@ -162,22 +162,27 @@ async function start(me: Me): Promise<void> {
     if (p) map.easeTo({ center: display.project(p.lon, p.lat), duration: 300 });
   });
 
-  // Clicks on the map: a vehicle selects it, a cluster zooms into it.
-  for (const layer of [VEHICLE_LAYER, SINGLE_LAYER]) {
-    map.on("click", layer, (e) => {
-      const k = e.features?.[0]?.properties?.k;
-      if (typeof k === "string" && !window.icvAlarms?.drawing()) select(k);
-    });
-  }
-  map.on("click", CLUSTER_LAYER, (e) => {
-    const p = e.features?.[0]?.properties;
-    if (!p || window.icvAlarms?.drawing()) return;
-    map.fitBounds([[p.minX, p.minY], [p.maxX, p.maxY]], { padding: 80, maxZoom: Math.max(map.getZoom() + 2, 13) });
+  // Clicks on the map: a vehicle selects it, a cell of vehicles zooms into it. While a
+  // geofence is drawn, clicks belong to the drawing.
+  map.on("click", VEHICLE_LAYER, (e) => {
+    const k = e.features?.[0]?.properties?.k;
+    if (typeof k === "string" && !window.icvAlarms?.drawing()) select(k);
   });
-  for (const layer of [VEHICLE_LAYER, SINGLE_LAYER, CLUSTER_LAYER]) {
-    map.on("mouseenter", layer, () => (map.getCanvas().style.cursor = "pointer"));
-    map.on("mouseleave", layer, () => (map.getCanvas().style.cursor = ""));
-  }
+  map.on("click", (e) => {
+    const hit = vehicles.hitAt([e.point.x, e.point.y]);
+    if (!hit || window.icvAlarms?.drawing()) return;
+    if (hit.kind === "one") select(hit.vehicle);
+    else map.fitBounds([[hit.bounds[0], hit.bounds[1]], [hit.bounds[2], hit.bounds[3]]],
+      { padding: 80, maxZoom: Math.max(map.getZoom() + 2, 13) });
+  });
+  map.on("mouseenter", VEHICLE_LAYER, () => (map.getCanvas().style.cursor = "pointer"));
+  map.on("mouseleave", VEHICLE_LAYER, () => (map.getCanvas().style.cursor = ""));
+  let overMark = false;
+  map.on("mousemove", (e) => {
+    const over = vehicles.hitAt([e.point.x, e.point.y]) != null;
+    if (over !== overMark) map.getCanvas().style.cursor = over ? "pointer" : "";
+    overMark = over;
+  });
 
   const live = new LiveClient(api.getToken()!, fleet, renderLiveStatus, () => {
     void resume(api).then((m) => {

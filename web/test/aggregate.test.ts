@@ -8,7 +8,8 @@ interface V {
   s: string;
 }
 
-const member = (v: V): Member => ({ x: v.x, y: v.y, alarm: v.s === "alarm", moving: v.s === "moving" });
+const member = (v: V): Member => ({ x: v.x, y: v.y, alarm: v.s === "alarm", moving: v.s === "moving",
+  offline: v.s === "offline" });
 
 describe("aggregate", () => {
   it("puts nearby vehicles in one cell and far ones apart, counting states", () => {
@@ -21,7 +22,7 @@ describe("aggregate", () => {
     const cells = aggregate(vs, member, 9);
     expect(cells.length).toBe(2);
     const big = cells.find((c) => c.count === 3)!;
-    expect([big.alarm, big.moving]).toEqual([1, 1]);
+    expect([big.alarm, big.moving, big.offline]).toEqual([1, 1, 0]);
     expect(big.only).toBeNull();
     expect(big.x).toBeCloseTo((118.05 + 118.0501 + 118.0502) / 3, 9);
     expect([big.minX, big.maxX]).toEqual([118.05, 118.0502]);
@@ -38,6 +39,8 @@ describe("aggregate", () => {
       const cells = aggregate(vs, member, z);
       expect(cells.reduce((n, c) => n + c.count, 0)).toBe(10_000);
       expect(cells.reduce((n, c) => n + c.alarm, 0)).toBe(2500);
+      expect(cells.reduce((n, c) => n + c.offline, 0)).toBe(2500);
+      expect(new Set(cells.map((c) => c.key)).size).toBe(cells.length);
       // Cells are squares of CELL_PX at the zoom: members lie within one cell's span.
       const span = CELL_PX / (512 * 2 ** Math.floor(z));
       for (const c of cells) {
@@ -47,6 +50,14 @@ describe("aggregate", () => {
     }
     // More cells as the map zooms in.
     expect(aggregate(vs, member, 10).length).toBeGreaterThan(aggregate(vs, member, 8).length);
+  });
+
+  it("keys a cell by its place in the grid, whatever else is in it", () => {
+    const a = aggregate([{ id: 1, x: 118.05, y: 36.81, s: "moving" }], member, 10);
+    const b = aggregate([{ id: 2, x: 118.0501, y: 36.8101, s: "stopped" }, { id: 3, x: 117.86, y: 36.49, s: "moving" }],
+      member, 10);
+    expect(b.some((c) => c.key === a[0].key)).toBe(true);
+    expect(aggregate([{ id: 1, x: 118.05, y: 36.81, s: "moving" }], member, 11)[0].key).not.toBe(a[0].key);
   });
 
   it("skips vehicles without a position", () => {

@@ -17,12 +17,16 @@ export interface Member {
   y: number; // display lat
   alarm: boolean;
   moving: boolean;
+  offline: boolean;
 }
 
 export interface Cell<T> {
+  /** The cell's place in the grid of its zoom: stable while the map pans. */
+  key: number;
   count: number;
   alarm: number;
   moving: number;
+  offline: number;
   /** Mean position of the members (display coordinates). */
   x: number;
   y: number;
@@ -55,7 +59,7 @@ export function aggregate<T>(items: Iterable<T>, member: (item: T) => Member | n
     const key = cx * 4_194_304 + cy; // 2^22 cells a side covers zoom 22 at 64 px cells
     let c = cells.get(key);
     if (!c) {
-      c = { count: 0, alarm: 0, moving: 0, x: 0, y: 0, minX: m.x, minY: m.y, maxX: m.x, maxY: m.y, only: item };
+      c = { key, count: 0, alarm: 0, moving: 0, offline: 0, x: 0, y: 0, minX: m.x, minY: m.y, maxX: m.x, maxY: m.y, only: item };
       cells.set(key, c);
     } else {
       c.only = null;
@@ -63,6 +67,7 @@ export function aggregate<T>(items: Iterable<T>, member: (item: T) => Member | n
     c.count++;
     if (m.alarm) c.alarm++;
     if (m.moving) c.moving++;
+    if (m.offline) c.offline++;
     c.x += m.x;
     c.y += m.y;
     if (m.x < c.minX) c.minX = m.x;

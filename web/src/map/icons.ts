@@ -75,12 +75,20 @@ export function addVehicleIcons(map: MapLibreMap): void {
   }
 }
 
-/** A small picture of an icon for the list and the legend (a data: URL, no request). */
+const urls = new Map<string, string>();
+
+/** An icon as a picture for the list, the legend and the map's HTML marks (a data: URL,
+ * no request; drawn once per type and state). */
 export function iconDataUrl(type: string, state: VehicleState): string {
+  const name = iconName(type, state);
+  const known = urls.get(name);
+  if (known) return known;
   const img = drawIcon(type, STATE_COLOURS[state]);
   const canvas = document.createElement("canvas");
   canvas.width = img.width;
   canvas.height = img.height;
   canvas.getContext("2d")!.putImageData(img, 0, 0);
-  return canvas.toDataURL();
+  const url = canvas.toDataURL();
+  urls.set(name, url);
+  return url;
 }

@@ -1,32 +1,30 @@
-// Live vehicles on the map: GeoJSON sources drawn by symbol and circle layers (no
-// DOM markers), updated in batches.
+// Live vehicles on the map, updated in batches.
 //
 // * Below INDIVIDUAL_ZOOM (city view) vehicles are aggregated into grid cells
-//   (aggregate.ts): one circle per cell with its count, red if any vehicle in it is
-//   in alarm; a vehicle alone in its cell is drawn as itself.
-// * From INDIVIDUAL_ZOOM on, every vehicle in (and around) the view is an icon:
-//   shape by type, colour by state, rotated by heading.
+//   (aggregate.ts), drawn as HTML marks over the map (cell-marks.ts): a disc per cell
+//   with its count and a ring of its states; a vehicle alone in its cell is drawn as
+//   itself.
+// * From INDIVIDUAL_ZOOM on, every vehicle in (and around) the view is an icon of a
+//   GeoJSON source's symbol layer: shape by type, colour by state, rotated by heading.
 //
 // At most one update is in flight: changes that arrive meanwhile are folded into
 // the next one, so a burst of messages costs one rebuild, and every message's
 // latency (arrival → first frame drawn with it) is recorded with its stages.
 
 import type {
-  FilterSpecification, GeoJSONSource, LngLatBounds, Map as MapLibreMap, MapGeoJSONFeature, SymbolLayerSpecification,
+  GeoJSONSource, LngLatBounds, Map as MapLibreMap, MapGeoJSONFeature, SymbolLayerSpecification,
 } from "maplibre-gl";
 import type { Display } from "../geo/display";
 import type { Fleet, FleetChange, VehicleRec } from "../fleet";
 import type { Perf } from "../perf";
-import { STATE_COLOURS, typeKey } from "../vehicle-state";
-import { abbreviate, aggregate, type Cell } from "./aggregate";
+import { typeKey, type VehicleState } from "../vehicle-state";
+import { aggregate, type Cell } from "./aggregate";
 import { FONT } from "./basemap";
+import { CellMarks, type Hit, type Mark } from "./cell-marks";
 import { addVehicleIcons, iconName } from "./icons";
 
 export const VEHICLE_SOURCE = "vehicles";
-export const CELL_SOURCE = "vehicle-cells";
 export const VEHICLE_LAYER = "vehicles";
-export const SINGLE_LAYER = "vehicle-singles";
-export const CLUSTER_LAYER = "vehicle-clusters";
 /** From this zoom on every vehicle is drawn on its own. */
 export const INDIVIDUAL_ZOOM = 11;
 /** Ordinary position batches start an update at most this often: vehicles report every
@@ -35,12 +33,13 @@ export const INDIVIDUAL_ZOOM = 11;
 export const MIN_UPDATE_INTERVAL_MS = 250;
 /** Individual vehicles are sent to the map for the view plus this share of it on every side. */
 const VIEW_MARGIN = 0.5;
-const LIVE_LAYERS = [CLUSTER_LAYER, "vehicle-cluster-count", SINGLE_LAYER, VEHICLE_LAYER, "vehicle-plates",
-  "selected-halo", "selected-icon"];
+const LIVE_LAYERS = [VEHICLE_LAYER, "vehicle-plates", "selected-halo", "selected-icon"];
 
 interface VehicleProps {
   k: string;
   icon: string;
+  /** Vehicle type (one of VEHICLE_TYPES). */
+  t: string;
   h: number;
   s: string;
   p: string;
@@ -89,6 +88,7 @@ export class VehiclesLayer {
   private mode: "cells" | "vehicles" | null = null;
   private cellZoom = -1;
   private cullBox: Box | null = null;
+  private readonly marks: CellMarks;
   /** Completed updates (tests wait on this). */
   updates = 0;
   /** Features in the last update (cells or vehicles). */
@@ -101,29 +101,10 @@ export class VehiclesLayer {
     private readonly perf: Perf,
   ) {
     addVehicleIcons(map);
+    this.marks = new CellMarks(map);
     const empty: GeoJSON.FeatureCollection = { type: "FeatureCollection", features: [] };
-    // Few, large tiles: every update of a source re-tiles all of its tiles in the map's
-    // worker, and the cells of a whole city fit one zoom-6 tile (drawn overscaled).
-    map.addSource(CELL_SOURCE, { type: "geojson", data: empty, maxzoom: 6 });
     map.addSource(VEHICLE_SOURCE, { type: "geojson", data: empty, maxzoom: 12 });
     map.addSource("selected", { type: "geojson", data: empty });
-    const isCell: FilterSpecification = ["==", ["get", "kind"], "cell"];
-    map.addLayer({
-      id: CLUSTER_LAYER, type: "circle", source: CELL_SOURCE, filter: isCell,
-      paint: {
-        "circle-color": ["case", [">", ["get", "alarm"], 0], STATE_COLOURS.alarm, "#0f4c81"],
-        "circle-opacity": 0.85,
-        "circle-radius": ["interpolate", ["linear"], ["get", "count"], 2, 12, 100, 18, 1000, 26, 5000, 34],
-        "circle-stroke-color": "#ffffff",
-        "circle-stroke-width": 2,
-      },
-    });
-    map.addLayer({
-      id: "vehicle-cluster-count", type: "symbol", source: CELL_SOURCE, filter: isCell,
-      layout: { "text-field": ["get", "label"], "text-font": FONT, "text-size": 12, "text-allow-overlap": true,
-        "text-ignore-placement": true },
-      paint: { "text-color": "#ffffff" },
-    });
     const icons: SymbolLayerSpecification["layout"] = {
       "icon-image": ["get", "icon"],
       "icon-rotate": ["get", "h"],
@@ -132,8 +113,6 @@ export class VehiclesLayer {
       "icon-ignore-placement": true,
       "icon-size": ["interpolate", ["linear"], ["zoom"], 9, 0.7, 15, 1],
     };
-    map.addLayer({ id: SINGLE_LAYER, type: "symbol", source: CELL_SOURCE, filter: ["==", ["get", "kind"], "one"],
-      layout: icons });
     map.addLayer({ id: VEHICLE_LAYER, type: "symbol", source: VEHICLE_SOURCE, layout: icons });
     map.addLayer({
       id: "vehicle-plates", type: "symbol", source: VEHICLE_SOURCE, minzoom: 14,
@@ -173,6 +152,12 @@ export class VehiclesLayer {
 
   setVisible(visible: boolean): void {
     for (const id of LIVE_LAYERS) this.map.setLayoutProperty(id, "visibility", visible ? "visible" : "none");
+    this.marks.setVisible(visible);
+  }
+
+  /** The city-zoom mark (a cell or a lone vehicle) under a point of the map, if any. */
+  hitAt(point: [number, number]): Hit | null {
+    return this.marks.hitAt(point);
   }
 
   private wantedMode(): "cells" | "vehicles" {
@@ -214,12 +199,13 @@ export class VehiclesLayer {
     const p = rec.item.position;
     if (!p) return null;
     const [x, y] = this.display.project(p.lon, p.lat);
+    const type = typeKey(rec.item.vehicle_type);
     f = {
       type: "Feature",
       id: rec.idx,
       geometry: { type: "Point", coordinates: [x, y] },
-      properties: { k: rec.key, icon: iconName(typeKey(rec.item.vehicle_type), rec.state), h: p.heading_deg,
-        s: rec.state, p: rec.item.plate },
+      properties: { k: rec.key, icon: iconName(type, rec.state), t: type, h: p.heading_deg, s: rec.state,
+        p: rec.item.plate },
     };
     this.features.set(rec.key, f);
     return f;
@@ -233,16 +219,23 @@ export class VehiclesLayer {
     }
   }
 
-  private cells(): GeoJSON.Feature[] {
+  private cells(): Mark[] {
     this.cellZoom = Math.floor(this.map.getZoom());
     const cells = aggregate(this.visible(), (f) => ({
       x: f.geometry.coordinates[0], y: f.geometry.coordinates[1], alarm: f.properties.s === "alarm",
-      moving: f.properties.s === "moving" }), this.cellZoom);
-    return cells.map((c: Cell<VehicleFeature>) => c.only
-      ? { type: "Feature", geometry: c.only.geometry, properties: { ...c.only.properties, kind: "one" } }
-      : { type: "Feature", geometry: { type: "Point", coordinates: [c.x, c.y] },
-        properties: { kind: "cell", count: c.count, alarm: c.alarm, moving: c.moving, label: abbreviate(c.count),
-          minX: c.minX, minY: c.minY, maxX: c.maxX, maxY: c.maxY } });
+      moving: f.properties.s === "moving", offline: f.properties.s === "offline" }), this.cellZoom);
+    return cells.map((c: Cell<VehicleFeature>): Mark => {
+      if (c.only) {
+        const [lon, lat] = c.only.geometry.coordinates;
+        const p = c.only.properties;
+        return { kind: "one", id: String(c.key), lon, lat, vehicle: p.k, type: p.t, state: p.s as VehicleState,
+          heading_deg: p.h };
+      }
+      return { kind: "cell", id: String(c.key), lon: c.x, lat: c.y,
+        counts: { moving: c.moving, stopped: c.count - c.moving - c.offline - c.alarm, offline: c.offline,
+          alarm: c.alarm },
+        bounds: [c.minX, c.minY, c.maxX, c.maxY] };
+    });
   }
 
   private vehiclesInView(): VehicleFeature[] {
@@ -277,20 +270,22 @@ export class VehiclesLayer {
       const mode = this.wantedMode();
       const changedMode = mode !== this.mode;
       this.mode = mode;
-      const features: GeoJSON.Feature[] = mode === "cells" ? this.cells() : this.vehiclesInView();
+      const marks = mode === "cells" ? this.cells() : [];
+      const features = mode === "vehicles" ? this.vehiclesInView() : [];
       const t1 = performance.now();
-      const updated = mode === "cells" ? CELL_SOURCE : VEHICLE_SOURCE;
-      const other = mode === "cells" ? VEHICLE_SOURCE : CELL_SOURCE;
-      const jobs = [this.map.getSource<GeoJSONSource>(updated)!.setData({ type: "FeatureCollection", features })];
-      if (changedMode) {
-        jobs.push(this.map.getSource<GeoJSONSource>(other)!.setData({ type: "FeatureCollection", features: [] }));
-        if (mode === "cells") this.cullBox = null;
+      // The vehicles' source is updated in the individual view, and emptied on leaving it.
+      const source = mode === "vehicles" || changedMode;
+      if (mode === "cells") {
+        this.marks.show(marks);
+        this.cullBox = null;
+      } else if (changedMode) {
+        this.marks.clear();
       }
-      await Promise.all(jobs);
+      if (source) await this.map.getSource<GeoJSONSource>(VEHICLE_SOURCE)!.setData({ type: "FeatureCollection", features });
       const t2 = performance.now();
-      const tiled = await this.drawn(changedMode ? [updated, other] : [updated]);
+      const tiled = await this.drawn(source ? [VEHICLE_SOURCE] : []);
       const now = performance.now();
-      this.lastFeatures = features.length;
+      this.lastFeatures = mode === "cells" ? marks.length : features.length;
       for (const p of pending) {
         this.perf.record(p.kind, p.items, p.arrivedAt, now, { parse: p.mergedAt - p.arrivedAt,
           queue: t0 - p.mergedAt, build: t1 - t0, worker: t2 - t1, draw: now - t2, tiles: tiled - t2,
@@ -306,9 +301,15 @@ export class VehiclesLayer {
   }
 
   /** Resolves at the first animation frame after a frame was drawn with the sources' current data,
-   * with the time the sources' tiles were all loaded (the rest is drawing the frame). */
+   * with the time the sources' tiles were all loaded (the rest is drawing the frame). With no
+   * source (only the HTML marks changed) the map is not redrawn: the frame that shows the
+   * elements is over when the animation frame after it begins. */
   private drawn(sources: string[]): Promise<number> {
     const map = this.map;
+    if (!sources.length) {
+      const tiled = performance.now();
+      return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve(tiled))));
+    }
     return new Promise((resolve) => {
       let tiled = 0;
       const afterRender = () => {
@@ -344,10 +345,14 @@ export class VehiclesLayer {
     void src?.setData({ type: "FeatureCollection", features });
   }
 
-  /** Vehicles drawn one by one in the current view, read back from the map (tests use this). */
+  /** Vehicles drawn one by one in the current view, read back from the map and its marks
+   * (tests use this). */
   rendered(): RenderedVehicle[] {
-    const feats: MapGeoJSONFeature[] = this.map.queryRenderedFeatures({ layers: [VEHICLE_LAYER, SINGLE_LAYER] });
+    const feats: MapGeoJSONFeature[] = this.map.queryRenderedFeatures({ layers: [VEHICLE_LAYER] });
     const seen = new Map<string, RenderedVehicle>();
+    for (const m of this.marks.inView()) {
+      if (m.kind === "one") seen.set(m.vehicle, { key: m.vehicle, lon: m.lon, lat: m.lat, state: m.state });
+    }
     for (const f of feats) {
       const g = f.geometry as GeoJSON.Point;
       const k = String(f.properties.k);

@@ -31,7 +31,6 @@ export class ListPanel {
   private readonly orgSel: HTMLSelectElement;
   private readonly chips: HTMLElement;
   private readonly footer: HTMLElement;
-  private readonly icons = new Map<string, string>();
   private selected: string | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastRefresh = 0;
@@ -183,16 +182,6 @@ export class ListPanel {
     this.chips.replaceChildren(chip("", this.counts.total), ...STATES.map((s) => chip(s, this.counts[s])));
   }
 
-  private icon(type: string, state: VehicleState): string {
-    const k = `${type}:${state}`;
-    let url = this.icons.get(k);
-    if (!url) {
-      url = iconDataUrl(type, state);
-      this.icons.set(k, url);
-    }
-    return url;
-  }
-
   private row(rec: VehicleRec): HTMLElement {
     const it = rec.item;
     const p = it.position;
@@ -203,7 +192,7 @@ export class ListPanel {
       "data-plate": it.plate,
       onclick: () => this.onSelect(rec.key),
     },
-    h("img", { class: "vrow-icon", src: this.icon(type, rec.state), alt: "" }),
+    h("img", { class: "vrow-icon", src: iconDataUrl(type, rec.state), alt: "" }),
     h("div", { class: "vrow-main" },
       h("div", { class: "vrow-plate" }, it.plate),
       h("div", { class: "vrow-sub" }, `${t(`type.${type}` as Key)} · ${this.orgName(it.org_id)}`)),
