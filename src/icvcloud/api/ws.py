@@ -40,8 +40,11 @@ MAX_MESSAGE_CHARS = 256 * 1024
 #: Items encoded between turns of the event loop (≈ 8 µs each).
 ENCODE_PER_TURN = 1000
 
-# What Starlette's send_json would write, one item at a time.
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# One item at a time, in ASCII: plates begin with a Chinese character, and one such
+# character makes a whole 5 MB snapshot a two-byte string in the browser (and in
+# Python), which the browser decodes ~4x slower (measured in V8: 14-18 ms against 4 ms
+# for 10,000 vehicles) for 6 more bytes a plate.
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _encoded(update: dict[str, Any]) -> str:
@@ -120,8 +123,14 @@ class _LiveSession:
             self.sub.queue.get_nowait()
         rows = await self.services.store.live_states(self.scope, self.sub.bbox)
         ids = self.sub.vehicle_ids
-        items = [vehicle_item(r).model_dump(mode="json") for r in rows if ids is None or r.vehicle.id in ids]
-        await self.ws.send_json({"type": "snapshot", "items": items})
+        parts: list[str] = []
+        for r in rows:
+            if ids is not None and r.vehicle.id not in ids:
+                continue
+            if len(parts) % ENCODE_PER_TURN == ENCODE_PER_TURN - 1:
+                await asyncio.sleep(0)  # a city's snapshot would hold every connection's acks
+            parts.append(_dumps(vehicle_item(r).model_dump(mode="json")))
+        await self.ws.send_text('{"type":"snapshot","items":[' + ",".join(parts) + "]}")
 
     async def _push(self, batch: list[dict[str, Any]]) -> None:
         # Re-checked: the subscription may have changed since the hub queued the batch.
