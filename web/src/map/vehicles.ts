@@ -1,11 +1,14 @@
 // Live vehicles on the map, updated in batches.
 //
-// * Below INDIVIDUAL_ZOOM (city view) vehicles are aggregated into grid cells
+// * Below INDIVIDUAL_ZOOM (density.ts; city view) vehicles are aggregated into grid cells
 //   (aggregate.ts), drawn as HTML marks over the map (cell-marks.ts): a disc per cell
 //   with its count and a ring of its states; a vehicle alone in its cell is drawn as
 //   itself.
 // * From INDIVIDUAL_ZOOM on, every vehicle in (and around) the view is an icon of a
-//   GeoJSON source's symbol layer: shape by type, colour by state, rotated by heading.
+//   GeoJSON source's symbol layer: shape by type, colour by state, rotated by heading —
+//   unless more than ICON_BUDGET are there (a dense district at zoom 11–13), where
+//   icons would only overlap into a smear: then cells of the vehicles around the view,
+//   until ALWAYS_ICONS_ZOOM.
 //
 // At most one update is in flight: changes that arrive meanwhile are folded into
 // the next one, so a burst of messages costs one rebuild, and every message's
@@ -21,12 +24,11 @@ import { typeKey, type VehicleState } from "../vehicle-state";
 import { aggregate, type Cell } from "./aggregate";
 import { FONT } from "./basemap";
 import { CellMarks, type Hit, type Mark } from "./cell-marks";
+import { type Band, type Mode, modeFor, zoomBand } from "./density";
 import { addVehicleIcons, iconName } from "./icons";
 
 export const VEHICLE_SOURCE = "vehicles";
 export const VEHICLE_LAYER = "vehicles";
-/** From this zoom on every vehicle is drawn on its own. */
-export const INDIVIDUAL_ZOOM = 11;
 /** Ordinary position batches start an update at most this often: vehicles report every
  * 10–30 s, so four map updates a second show every report, and software-GL machines are
  * not kept drawing without pause. Snapshots, filters and moves of the map do not wait. */
@@ -84,9 +86,12 @@ export class VehiclesLayer {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private pending: Pending[] = [];
   private selectedKey: string | null = null;
-  /** What the map holds: "cells" at city zoom, "vehicles" closer in. */
-  private mode: "cells" | "vehicles" | null = null;
+  /** What the map holds: "cells" at city zoom (and in dense views), "vehicles" closer in. */
+  private mode: Mode | null = null;
   private cellZoom = -1;
+  /** The zoom band of the last update: city (cells of every vehicle), mid, street. */
+  private band: Band | null = null;
+  /** Around the view, the vehicles of the last update (none at city zoom: all of them). */
   private cullBox: Box | null = null;
   private readonly marks: CellMarks;
   /** Completed updates (tests wait on this). */
@@ -160,16 +165,12 @@ export class VehiclesLayer {
     return this.marks.hitAt(point);
   }
 
-  private wantedMode(): "cells" | "vehicles" {
-    return this.map.getZoom() < INDIVIDUAL_ZOOM ? "cells" : "vehicles";
-  }
-
   private onMove(): void {
-    const mode = this.wantedMode();
+    const band = zoomBand(this.map.getZoom());
     const view = this.map.getBounds();
-    const stale = mode !== this.mode
-      || (mode === "cells" && Math.floor(this.map.getZoom()) !== this.cellZoom)
-      || (mode === "vehicles" && (!this.cullBox || !inside(this.cullBox, view.getWest(), view.getSouth())
+    const stale = band !== this.band
+      || (this.mode === "cells" && Math.floor(this.map.getZoom()) !== this.cellZoom)
+      || (band !== "city" && (!this.cullBox || !inside(this.cullBox, view.getWest(), view.getSouth())
         || !inside(this.cullBox, view.getEast(), view.getNorth())));
     if (stale) {
       this.dirty = true;
@@ -219,9 +220,9 @@ export class VehiclesLayer {
     }
   }
 
-  private cells(): Mark[] {
+  private cells(vehicles: Iterable<VehicleFeature>): Mark[] {
     this.cellZoom = Math.floor(this.map.getZoom());
-    const cells = aggregate(this.visible(), (f) => ({
+    const cells = aggregate(vehicles, (f) => ({
       x: f.geometry.coordinates[0], y: f.geometry.coordinates[1], alarm: f.properties.s === "alarm",
       moving: f.properties.s === "moving", offline: f.properties.s === "offline" }), this.cellZoom);
     return cells.map((c: Cell<VehicleFeature>): Mark => {
@@ -238,9 +239,7 @@ export class VehiclesLayer {
     });
   }
 
-  private vehiclesInView(): VehicleFeature[] {
-    const box = expand(this.map.getBounds(), VIEW_MARGIN);
-    this.cullBox = box;
+  private vehiclesIn(box: Box): VehicleFeature[] {
     const out: VehicleFeature[] = [];
     for (const f of this.visible()) {
       const [x, y] = f.geometry.coordinates;
@@ -267,17 +266,20 @@ export class VehiclesLayer {
     this.pending = [];
     try {
       const t0 = performance.now();
-      const mode = this.wantedMode();
+      const band = zoomBand(this.map.getZoom());
+      this.cullBox = band === "city" ? null : expand(this.map.getBounds(), VIEW_MARGIN);
+      const near = this.cullBox ? this.vehiclesIn(this.cullBox) : null;
+      const mode = modeFor(band, near?.length ?? Infinity, this.mode);
       const changedMode = mode !== this.mode;
       this.mode = mode;
-      const marks = mode === "cells" ? this.cells() : [];
-      const features = mode === "vehicles" ? this.vehiclesInView() : [];
+      this.band = band;
+      const marks = mode === "cells" ? this.cells(near ?? this.visible()) : [];
+      const features = mode === "vehicles" ? near ?? [] : [];
       const t1 = performance.now();
       // The vehicles' source is updated in the individual view, and emptied on leaving it.
       const source = mode === "vehicles" || changedMode;
       if (mode === "cells") {
         this.marks.show(marks);
-        this.cullBox = null;
       } else if (changedMode) {
         this.marks.clear();
       }
