@@ -251,7 +251,9 @@ def measure(base: str, token: str, vehicles: int, updates: int, live_seconds: fl
         baseline = [ms for ms, n in base_rounds if n >= vehicles]
         if fleet is not None:
             fleet.send_signal(signal.SIGCONT)
-            time.sleep(2.0)
+            # Every terminal's report is overdue after the pause: a burst of them all at
+            # once, not the ordinary stream the live figures are about.
+            time.sleep(5.0)
         seen = page.evaluate("() => window.icvConsole.perf.samples.length")
         gaps = page.evaluate(_FRAMES_JS, live_seconds)
         live = page.evaluate(f"() => window.icvConsole.perf.samples.slice({seen})"
