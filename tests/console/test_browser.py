@@ -223,6 +223,15 @@ def test_detail_shows_live_values(page: Any, demo: Demo, alarm_terminal: AlarmTe
     vid = int(page.evaluate("() => window.icvConsole.detail.key").lstrip("v"))
     api = demo.get(f"/api/v1/vehicles/{vid}")
     assert api["position"]["speed_kmh"] == 36.0 and api["position"]["alarm_flags"] == ["overspeed", "fatigue_driving"]
+    # The map marks it (ring, icon, plate) where it is, above the city view's cells.
+    page.wait_for_function("""plate => { const e = document.querySelector('.veh-selected');
+        return e && e.textContent === plate && getComputedStyle(e).visibility === 'visible'; }""",
+                           arg=alarm_terminal.plate, timeout=WAIT_MS)
+    at = page.evaluate("() => window.icvConsole.vehicles.selectedAt()")
+    assert math.dist(at, (api["position"]["lon"], api["position"]["lat"])) < 0.01
+    z = page.evaluate("""() => [getComputedStyle(document.querySelector('.veh-selected')).zIndex,
+        ...[...document.querySelectorAll('.veh-mark')].map(e => getComputedStyle(e).zIndex)]""")
+    assert all(int(z[0]) > (0 if other == "auto" else int(other)) for other in z[1:])
     # An administrator sees the terminal's last raw frames: its location reports.
     page.click("#frames-refresh")
     page.wait_for_selector("#detail-frames .frame-id")

@@ -25,6 +25,7 @@ import { aggregate, type Cell } from "./aggregate";
 import { FONT } from "./basemap";
 import { CellMarks, type Hit, type Mark } from "./cell-marks";
 import { type Band, type Mode, modeFor, zoomBand } from "./density";
+import { SelectedMark } from "./selected-mark";
 import { addVehicleIcons, iconName } from "./icons";
 
 export const VEHICLE_SOURCE = "vehicles";
@@ -35,7 +36,7 @@ export const VEHICLE_LAYER = "vehicles";
 export const MIN_UPDATE_INTERVAL_MS = 250;
 /** Individual vehicles are sent to the map for the view plus this share of it on every side. */
 const VIEW_MARGIN = 0.5;
-const LIVE_LAYERS = [VEHICLE_LAYER, "vehicle-plates", "selected-halo", "selected-icon"];
+const LIVE_LAYERS = [VEHICLE_LAYER, "vehicle-plates"];
 
 interface VehicleProps {
   k: string;
@@ -94,6 +95,7 @@ export class VehiclesLayer {
   /** Around the view, the vehicles of the last update (none at city zoom: all of them). */
   private cullBox: Box | null = null;
   private readonly marks: CellMarks;
+  private readonly selected: SelectedMark;
   /** Completed updates (tests wait on this). */
   updates = 0;
   /** Features in the last update (cells or vehicles). */
@@ -107,9 +109,9 @@ export class VehiclesLayer {
   ) {
     addVehicleIcons(map);
     this.marks = new CellMarks(map);
+    this.selected = new SelectedMark(map);
     const empty: GeoJSON.FeatureCollection = { type: "FeatureCollection", features: [] };
     map.addSource(VEHICLE_SOURCE, { type: "geojson", data: empty, maxzoom: 12 });
-    map.addSource("selected", { type: "geojson", data: empty });
     const icons: SymbolLayerSpecification["layout"] = {
       "icon-image": ["get", "icon"],
       "icon-rotate": ["get", "h"],
@@ -125,21 +127,10 @@ export class VehiclesLayer {
         "text-anchor": "top", "text-optional": true },
       paint: { "text-color": "#1e293b", "text-halo-color": "#ffffff", "text-halo-width": 1.5 },
     });
-    map.addLayer({
-      id: "selected-halo", type: "circle", source: "selected",
-      paint: { "circle-radius": 19, "circle-color": "rgba(250, 204, 21, 0.25)", "circle-stroke-color": "#facc15",
-        "circle-stroke-width": 3 },
-    });
-    map.addLayer({
-      id: "selected-icon", type: "symbol", source: "selected",
-      layout: { "icon-image": ["get", "icon"], "icon-rotate": ["get", "h"], "icon-rotation-alignment": "map",
-        "icon-allow-overlap": true, "icon-ignore-placement": true,
-        "text-field": ["get", "p"], "text-font": FONT, "text-size": 12, "text-offset": [0, 1.6], "text-anchor": "top",
-        "text-allow-overlap": true },
-      paint: { "text-color": "#111827", "text-halo-color": "#fde68a", "text-halo-width": 2 },
-    });
     fleet.onChange((c) => this.onFleetChange(c));
     map.on("moveend", () => this.onMove());
+    // The selected vehicle's icon turns with the map (the mark itself does not).
+    map.on("rotate", () => this.updateSelected());
   }
 
   /** Show only vehicles passing ``pred`` (the list's filters). */
@@ -158,6 +149,7 @@ export class VehiclesLayer {
   setVisible(visible: boolean): void {
     for (const id of LIVE_LAYERS) this.map.setLayoutProperty(id, "visibility", visible ? "visible" : "none");
     this.marks.setVisible(visible);
+    this.selected.setVisible(visible);
   }
 
   /** The city-zoom mark (a cell or a lone vehicle) under a point of the map, if any. */
@@ -341,10 +333,16 @@ export class VehiclesLayer {
   }
 
   private updateSelected(): void {
-    const src = this.map.getSource<GeoJSONSource>("selected");
     const rec = this.selectedKey ? this.fleet.get(this.selectedKey) : undefined;
-    const features = rec && rec.item.position ? [this.feature(rec)!] : [];
-    void src?.setData({ type: "FeatureCollection", features });
+    const f = rec ? this.feature(rec) : null;
+    const [lon, lat] = f ? f.geometry.coordinates : [0, 0];
+    this.selected.show(f ? { lon, lat, type: f.properties.t, state: f.properties.s as VehicleState,
+      heading_deg: f.properties.h, plate: f.properties.p } : null);
+  }
+
+  /** Where the selected vehicle is marked (display coordinates), if it is (tests use this). */
+  selectedAt(): [number, number] | null {
+    return this.selected.at();
   }
 
   /** Vehicles drawn one by one in the current view, read back from the map and its marks
