@@ -5,6 +5,7 @@ server, which asks again (0x9212) for the range the terminal held back."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -136,6 +137,9 @@ async def test_request_waits_until_the_terminal_is_connected(platform: Platform)
                          time=ident.time, extras=ExtraItems({0x64: adas_alarm(ident, 7, 36.8, 118.05)}))
     frame = jt808.encode(0x0200, loc, phone=phone, seq=1)
     durable: list[BaseException | None] = []
+    # A requester's first start looks at alarms from then on: append after it has started
+    # (under load its task may not have run yet when the platform is up).
+    await asyncio.wait_for(requester.started.wait(), 30)
     platform.log.append([("jt808", phone, time.time_ns() // 1000, frame)], durable.append)
     await until(lambda: bool(requester.pending), "the request waiting for the terminal")
     assert requester.requested == 0

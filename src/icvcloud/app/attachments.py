@@ -107,6 +107,8 @@ class AttachmentRequester:
         self.pending_ttl_s = pending_ttl_s
         self.remember = remember
         self.offset = 0
+        #: Set once the starting offset is known: records appended after it are looked at.
+        self.started = asyncio.Event()
         #: alarm number → (device ID, encoded body, first attempt, next attempt)
         self.pending: dict[str, tuple[str, bytes, float, float]] = {}
         self._sent: OrderedDict[str, None] = OrderedDict()
@@ -121,6 +123,7 @@ class AttachmentRequester:
         # A first start asks for alarms from now on, not for the log's whole history.
         self.offset = stored or self.log.last_offset()
         self._committed = self.offset
+        self.started.set()
         while not self._stop.is_set():
             try:
                 recs = await self.log.read(self.offset, 2000, timeout_s=0.5)
