@@ -127,3 +127,13 @@ describe("alarm console text", () => {
     }
   });
 });
+
+describe("beeps in an alarm storm", () => {
+  it("do not pile up: a beep plays over a sounding one only if more severe", async () => {
+    const { beepsOver } = await import("../src/alarms/beep");
+    expect(beepsOver(1.0, 0.5, 3, 1)).toBe(true); // the last one is over
+    expect(beepsOver(1.0, 1.4, 3, 3)).toBe(false); // as severe: skipped
+    expect(beepsOver(1.0, 1.4, 3, 2)).toBe(false);
+    expect(beepsOver(1.0, 1.4, 3, 4)).toBe(true); // critical over high
+  });
+});

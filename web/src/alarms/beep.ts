@@ -6,8 +6,18 @@ import { beepFor } from "./model";
 
 const MUTE_KEY = "icv.alarms.muted";
 
+/** Whether a beep of ``severity`` at ``now`` plays while an earlier one of ``playing``
+ * sounds until ``until`` (seconds of the audio clock): only a more severe one does, so
+ * an alarm storm is one beep, not hundreds on top of each other. */
+export function beepsOver(now: number, until: number, playing: number, severity: number): boolean {
+  return now >= until || severity > playing;
+}
+
 export class Beeper {
   private ctx: AudioContext | null = null;
+  /** The beep sounding: until when (audio clock, s), and its severity. */
+  private until = 0;
+  private level = -1;
   muted: boolean;
   /** Beeps played (or that would have played while muted: not counted). The tests read it. */
   played = 0;
@@ -38,6 +48,9 @@ export class Beeper {
     const ctx = this.ctx;
     if (ctx.state === "suspended") void ctx.resume();
     const t0 = ctx.currentTime;
+    if (!beepsOver(t0, this.until, this.level, severity)) return;
+    this.until = t0 + b.count * 0.22;
+    this.level = severity;
     for (let i = 0; i < b.count; i++) {
       const osc = ctx.createOscillator();
       const gain = ctx.createGain();

@@ -14,6 +14,10 @@ import { AlarmBook, CATEGORIES, NO_FILTER, SEVERITIES, severityColour, type Alar
 import { alarmTypeName, tx } from "./text";
 
 const SHOWN = 300;
+/** The feed's changes are shown in one render at most this often: in an alarm storm
+ * (thousands of vehicles overspeeding at once) a render per change — sorting every
+ * alarm and rebuilding 300 rows — kept the page busy without pause. */
+export const RENDER_INTERVAL_MS = 250;
 
 export class AlarmPanel {
   readonly book = new AlarmBook();
@@ -25,6 +29,10 @@ export class AlarmPanel {
   private readonly countsEl = h("div", { class: "ax-counts", id: "alarm-counts" });
   private readonly liveEl = h("span", { class: "ax-live", id: "alarm-live" });
   private feedOpen = false;
+  private renderTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastRender = -Infinity;
+  /** Renders done (tests and the console's figures read it). */
+  renders = 0;
 
   constructor(private readonly root: HTMLElement, private readonly api: Api, private readonly orgs: Organisation[],
     private readonly beeper: Beeper, private readonly onOpen: (a: Alarm) => void,
@@ -55,7 +63,17 @@ export class AlarmPanel {
         this.listEl.querySelector(`[data-alarm-id="${a.id}"]`)?.classList.remove("ax-flash");
       }, 4000);
     }
-    this.render();
+    this.scheduleRender();
+  }
+
+  /** One render for the changes arriving together, at most every RENDER_INTERVAL_MS. */
+  private scheduleRender(): void {
+    if (this.renderTimer !== null) return;
+    const wait = Math.max(0, this.lastRender + RENDER_INTERVAL_MS - performance.now());
+    this.renderTimer = setTimeout(() => {
+      this.renderTimer = null;
+      this.render();
+    }, wait);
   }
 
   /** Handled alarms leave the feed's snapshot; with a state filter that shows them, read them from the API. */
@@ -136,6 +154,12 @@ export class AlarmPanel {
   }
 
   render(): void {
+    if (this.renderTimer !== null) {
+      clearTimeout(this.renderTimer);
+      this.renderTimer = null;
+    }
+    this.lastRender = performance.now();
+    this.renders += 1;
     const all = this.book.list(this.filter);
     const counts = this.book.countsBySeverity(this.filter);
     this.countsEl.replaceChildren(
