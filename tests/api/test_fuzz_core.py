@@ -84,6 +84,16 @@ def _clear(r: httpx.Response) -> None:
         assert "detail" in r.json()
 
 
+@pytest.mark.parametrize(("url", "where"), [("/api/v1/vehicles?plate=%00", "query"),
+                                             ("/api/v1/vehicles?plate=a%00b&limit=5", "query"),
+                                             ("/api/v1/vehicles/%00/track", "path")])
+def test_a_nul_in_the_url_is_refused_in_both_stores(env: Env, url: str, where: str) -> None:
+    # PostgreSQL cannot hold U+0000 in text: refused at the door, the same in both modes.
+    r = env.get(url)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == [where] and "NUL" in r.json()["detail"][0]["msg"]
+
+
 # Query values as a client might send them: text, numbers, dates, junk.
 values = st.one_of(st.text(max_size=40), st.integers(-(10**12), 10**12).map(str),
                    st.floats(allow_nan=True, allow_infinity=True).map(str),

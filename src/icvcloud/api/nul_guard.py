@@ -1,4 +1,5 @@
-"""Refuse text with NUL characters (U+0000) in request bodies, with a 422.
+"""Refuse text with NUL characters (U+0000) in request bodies, query strings and
+paths, with a 422.
 
 PostgreSQL's text and JSON types cannot hold U+0000 (SQLite can), so a name or
 note carrying one would store in the embedded mode and fail with a 500 in the
@@ -38,12 +39,37 @@ def body_has_nul(body: bytes) -> bool:
         return b"\x00" in body  # not JSON: the route refuses it anyway, but not a raw NUL
 
 
+def url_has_nul(scope: Scope) -> str | None:
+    """Where a request's URL carries a NUL (raw or percent-encoded), if it does."""
+    qs: bytes = scope.get("query_string", b"")
+    if b"%00" in qs or b"\x00" in qs:
+        return "query"
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    return None
+
+
+async def _refuse(send: Send, where: str) -> None:
+    payload = json.dumps({"detail": [{"type": "value_error", "loc": [where],
+                                      "msg": "text must not contain NUL characters (U+0000)"}]}).encode()
+    await send({"type": "http.response.start", "status": 422,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
 class NulGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        where = url_has_nul(scope)
+        if where is not None:
+            await _refuse(send, where)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []
@@ -58,12 +84,7 @@ class NulGuard:
                 break
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
         if size <= MAX_INSPECT and body_has_nul(body):
-            payload = json.dumps({"detail": [{"type": "value_error", "loc": ["body"],
-                                              "msg": "text must not contain NUL characters (U+0000)"}]}).encode()
-            await send({"type": "http.response.start", "status": 422,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(payload)).encode())]})
-            await send({"type": "http.response.body", "body": payload})
+            await _refuse(send, "body")
             return
 
         async def replay() -> Message:
