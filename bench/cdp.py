@@ -69,9 +69,10 @@ class Page:
             time.sleep(every_s)
 
     def goto(self, url: str, timeout_s: float = 60.0) -> None:
+        """Navigate and wait for the new document to load (not the old one's "complete")."""
         self.call("Page.navigate", url=url)
-        time.sleep(0.2)
-        self.wait_for("() => document.readyState === 'complete'", timeout_s)
+        self.wait_for(f"() => location.href.startsWith({json.dumps(url)}) && document.readyState === 'complete'",
+                      timeout_s)
 
     def screenshot(self, path: Path) -> None:
         path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))

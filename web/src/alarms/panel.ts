@@ -31,8 +31,6 @@ export class AlarmPanel {
   private feedOpen = false;
   private renderTimer: ReturnType<typeof setTimeout> | null = null;
   private lastRender = -Infinity;
-  /** Renders done (tests and the console's figures read it). */
-  renders = 0;
 
   constructor(private readonly root: HTMLElement, private readonly api: Api, private readonly orgs: Organisation[],
     private readonly beeper: Beeper, private readonly onOpen: (a: Alarm) => void,
@@ -159,7 +157,6 @@ export class AlarmPanel {
       this.renderTimer = null;
     }
     this.lastRender = performance.now();
-    this.renders += 1;
     const all = this.book.list(this.filter);
     const counts = this.book.countsBySeverity(this.filter);
     this.countsEl.replaceChildren(

@@ -49,6 +49,11 @@ export type Hit = { kind: "cell"; bounds: [number, number, number, number] } | {
 /** A lone vehicle's icon at city zoom: the symbol layer's size at zoom 9 and below. */
 export const ONE_PX = Math.round(ICON_PX * 0.7);
 
+/** How many vehicles a cell holds. */
+export function cellCount(counts: Record<VehicleState, number>): number {
+  return STATES.reduce((n, s) => n + counts[s], 0);
+}
+
 /** The disc's diameter: grows with the count, slower and slower (as the layer it replaced). */
 export function cellDiameterPx(count: number): number {
   const stops: [number, number][] = [[2, 24], [100, 36], [1000, 52], [5000, 68]];
@@ -65,7 +70,7 @@ export function cellDiameterPx(count: number): number {
 
 /** The ring: each state's share of the cell, clockwise from north in STATES order. */
 export function ringGradient(counts: Record<VehicleState, number>): string {
-  const total = STATES.reduce((n, s) => n + counts[s], 0);
+  const total = cellCount(counts);
   if (total <= 0) return STATE_COLOURS.offline;
   const stops: string[] = [];
   let at = 0;
@@ -147,7 +152,7 @@ export class CellMarks {
     for (const { mark } of this.shown.values()) {
       const p = this.map.project([mark.lon, mark.lat]);
       const d = Math.hypot(p.x - x, p.y - y);
-      const r = (mark.kind === "cell" ? cellDiameterPx(STATES.reduce((n, s) => n + mark.counts[s], 0)) : ONE_PX) / 2;
+      const r = (mark.kind === "cell" ? cellDiameterPx(cellCount(mark.counts)) : ONE_PX) / 2;
       if (d <= r + 2 && d < bestD) {
         bestD = d;
         best = mark.kind === "cell" ? { kind: "cell", bounds: mark.bounds } : { kind: "one", vehicle: mark.vehicle };
@@ -175,7 +180,7 @@ export class CellMarks {
 
   private paint(el: HTMLElement, m: Mark, marker: Marker): void {
     if (m.kind === "cell") {
-      const count = STATES.reduce((n, s) => n + m.counts[s], 0);
+      const count = cellCount(m.counts);
       const d = `${cellDiameterPx(count)}px`;
       el.classList.add("veh-cell");
       el.classList.toggle("veh-cell-alarm", m.counts.alarm > 0);
