@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -211,3 +212,36 @@ async def test_answers_platform_queries(platform: MiniPlatform) -> None:
     reply = platform.of(0x0001)[0].body
     assert isinstance(reply, jt808.TerminalReply)
     assert (reply.reply_seq, reply.reply_msg_id, reply.result) == (78, 0x8300, 0)
+
+
+@pytest.mark.parametrize("interval_s", [1.0, 10.0])
+def test_periodic_reports_never_share_a_device_second(interval_s: float) -> None:
+    """A report polled a little late can cross into the next second while the one
+    after it is polled on time: both fell in the same BCD second (the scale-out
+    test then saw one position "stored twice"). At an interval of a second or more
+    a terminal samples its fix once per second, so device times strictly increase."""
+    t = terminal(1, interval_s=interval_s)
+    t.state = "offline"  # out of contact: reports go to the back-fill buffer, where we can read them
+    due = 100.0
+    t._next_report = due
+    wall_at_due = 1_796_082_253.999  # the report falls due a millisecond before a second's end
+    times = []
+    for late_s in (0.002, 0.0, 0.0005, 0.0):  # polled 2 ms late, then on time, …
+        t.poll(due + late_s, wall_at_due + late_s)
+        times.append(t._backlog[-1][0])
+        due += interval_s
+        wall_at_due += interval_s
+    assert all(b > a for a, b in itertools.pairwise(times)), times
+    assert all(abs(s - w) <= 1 for s, w in zip(times, (1_796_082_254 + k * interval_s for k in range(4)),
+                                                strict=True)), times
+
+
+def test_sub_second_intervals_keep_the_wall_second() -> None:
+    """Faster than one report a second (a load test), device seconds repeat: they
+    follow the wall clock rather than running ahead of it."""
+    t = terminal(1, interval_s=0.5)
+    t.state = "offline"
+    t._next_report = 0.0
+    for k in range(10):
+        t.poll(k * 0.5, 1_000.0 + k * 0.5)
+    assert [r[0] for r in t._backlog] == [1_000 + k // 2 for k in range(10)]

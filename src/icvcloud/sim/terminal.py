@@ -170,6 +170,7 @@ class VirtualTerminal(asyncio.Protocol):
         self._state_since = 0.0
         self._last_tx = 0.0
         self._next_report: float | None = None  # set at the first authentication
+        self._last_report_s = 0  # device time of the last periodic report
         self._pending: dict[int, _Sent] = {}
         self._backlog: list[Record] = []
         self._acked = array("q")  # device time << 16 | seq
@@ -435,6 +436,11 @@ class VirtualTerminal(asyncio.Protocol):
         nxt = self._next_report
         if nxt is not None and now_mono >= nxt:
             t_s = int(now_wall)
+            if t_s <= self._last_report_s and self.interval_s >= 1.0:
+                # Polled a little late, the last report crossed into this second: a
+                # terminal reporting at most once a second never repeats a second.
+                t_s = self._last_report_s + 1
+            self._last_report_s = t_s
             record: Record = (t_s, self._fix(t_s), False)
             self.generated += 1
             if state == ONLINE:
