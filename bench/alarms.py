@@ -42,7 +42,7 @@ from typing import Any
 import psutil
 from shapely.geometry import LineString, shape
 
-from bench.common import emit
+from bench.common import MARK_POLL_S, FleetMarks, emit, sent_in_window
 from bench.ingest import free_port, start_fleet, start_server
 
 TARGET_RPS = 20_000
@@ -242,25 +242,32 @@ def run(vehicles: int, interval_s: float, seconds: float, warmup_s: float, n_fen
         reader.start()
         reader.ready.wait(30)
         stats_file = tmp / "fleet.json"
-        warm_file = Path(str(stats_file) + ".warm")
+        marks = FleetMarks(stats_file)
         fleet = start_fleet(jt_port, vehicles, interval_s, seconds, warmup_s, stats_file)
         warm: tuple[float, float, dict[str, Any]] | None = None
+        ended: tuple[float, float, dict[str, Any]] | None = None
         peak_lag = 0
         unanswered = 0
+        last_health = 0.0
         while fleet.poll() is None:
-            time.sleep(0.5)
+            time.sleep(MARK_POLL_S)
+            if warm is not None and ended is None and marks.end():
+                reader.measuring = False
+                ended = (time.monotonic(), _cpu(proc), _health(api, 60.0))
+            if time.monotonic() - last_health < 0.5:
+                continue
+            last_health = time.monotonic()
             h = _try_health(api)
             if h is None:
                 unanswered += 1
                 continue
             if warm is not None:
                 peak_lag = max(peak_lag, int(h.get("alarm_lag", 0)))
-            elif warm_file.exists() or warmup_s <= 0:
+            elif marks.warm() or warmup_s <= 0:
                 warm = (time.monotonic(), _cpu(proc), h)
                 reader.measuring = True
-        end_mono, end_cpu = time.monotonic(), _cpu(proc)
         reader.measuring = False
-        end_h = _health(api, 60.0)
+        end_mono, end_cpu, end_h = ended or (time.monotonic(), _cpu(proc), _health(api, 60.0))
         # Let the alarm consumer finish what it has (how far behind it fell is a figure too).
         drain_deadline = time.monotonic() + 60
         while time.monotonic() < drain_deadline and (_try_health(api) or {}).get("alarm_lag", 1) > 0:
@@ -278,7 +285,7 @@ def run(vehicles: int, interval_s: float, seconds: float, warmup_s: float, n_fen
             "interval_s": interval_s,
             "seconds": seconds,
             "offered_reports_per_s": vehicles / interval_s,
-            "acked_reports_per_s": fl.get("sent_after_warmup", fl["sent"]) / window,
+            "acked_reports_per_s": sent_in_window(fl) / window,
             "evaluated_reports_per_s": evaluated / window,
             "alarm_messages": len(lat),
             "alarm_latency_p50_ms": _pct(lat, 50),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -42,3 +43,28 @@ def latency_us(fn: Callable[[Any], Any], inputs: Sequence[Any], samples: int = 2
 def emit(figures: dict[str, Any]) -> None:
     """The last line of every benchmark: one JSON object, keys named with units."""
     print(json.dumps(figures, sort_keys=True))
+
+
+#: How often a bench looks for a fleet's marks: the error it adds to a window's ends.
+MARK_POLL_S = 0.1
+
+
+class FleetMarks:
+    """The marks ``icv sim fleet --stats-file F`` leaves: ``F.warm`` when its measured
+    window starts (after the registration burst), ``F.end`` when it ends (before
+    closing its connections and writing ``F``, which take seconds of no reporting)."""
+
+    def __init__(self, stats_file: Path) -> None:
+        self._warm = Path(f"{stats_file}.warm")
+        self._end = Path(f"{stats_file}.end")
+
+    def warm(self) -> bool:
+        return self._warm.exists()
+
+    def end(self) -> bool:
+        return self._end.exists()
+
+
+def sent_in_window(fleet_stats: Mapping[str, Any]) -> int:
+    """Reports a fleet sent in its measured window (older stats files: after the warm-up)."""
+    return int(fleet_stats.get("sent_in_window", fleet_stats.get("sent_after_warmup", fleet_stats["sent"])))

@@ -34,7 +34,7 @@ from typing import Any
 
 import psutil
 
-from bench.common import emit
+from bench.common import MARK_POLL_S, FleetMarks, emit, sent_in_window
 
 TARGET_RPS = 20_000
 TARGET_P99_MS = 50.0
@@ -139,21 +139,23 @@ def run_baseline(vehicles: int, interval_s: float, seconds: float, warmup_s: flo
         server.stdout.readline()  # "ready"
         proc = psutil.Process(server.pid)
         stats_file = tmp / "fleet.json"
-        warm_file = Path(str(stats_file) + ".warm")
+        marks = FleetMarks(stats_file)
         fleet = start_fleet(port, vehicles, interval_s, seconds, warmup_s, stats_file)
         fleet_proc = psutil.Process(fleet.pid)
         cpu_warm, fleet_warm, at_warm = _cpu_s(proc), _cpu_s(fleet_proc), time.monotonic()
         warmed = warmup_s <= 0
-        fleet_cpu = fleet_warm
+        ended: tuple[float, float, float] | None = None
         while fleet.poll() is None:
-            time.sleep(0.25)
-            if not warmed and warm_file.exists():
+            time.sleep(MARK_POLL_S)
+            if not warmed and marks.warm():
                 cpu_warm, fleet_warm, at_warm, warmed = _cpu_s(proc), _cpu_s(fleet_proc), time.monotonic(), True
-            with contextlib.suppress(psutil.Error):
-                fleet_cpu = _cpu_s(fleet_proc)
-        cpu_end, window = _cpu_s(proc), time.monotonic() - at_warm
+            if ended is None and marks.end():
+                with contextlib.suppress(psutil.Error):
+                    ended = (_cpu_s(proc), _cpu_s(fleet_proc), time.monotonic())
+        cpu_end, fleet_cpu, end_at = ended or (_cpu_s(proc), fleet_warm, time.monotonic())
+        window = end_at - at_warm
         fl = json.loads(stats_file.read_text())
-        reports = max(1, fl.get("sent_after_warmup", fl["sent"]))
+        reports = max(1, sent_in_window(fl))
         return {
             "acked_reports_per_s": reports / window,
             "ack_p50_ms": fl["ack_latency_ms"]["p50"],
@@ -207,24 +209,23 @@ def run(vehicles: int, interval_s: float, seconds: float, warmup_s: float, keep:
     try:
         _wait_http(api)
         stats_file = tmp / "fleet.json"
-        warm_file = Path(str(stats_file) + ".warm")
+        marks = FleetMarks(stats_file)
         fleet = start_fleet(jt_port, vehicles, interval_s, seconds, warmup_s, stats_file)
         fleet_proc = psutil.Process(fleet.pid)
         start = warm = _Mark.take(proc, fleet_proc, api)
         warmed = warmup_s <= 0
+        end: _Mark | None = None
         peak_rss = 0
-        last_fleet_cpu = 0.0
         while fleet.poll() is None:
-            time.sleep(0.25)
+            time.sleep(MARK_POLL_S)
             with contextlib.suppress(psutil.Error):
                 peak_rss = max(peak_rss, proc.memory_info().rss)
-            if not warmed and warm_file.exists():
+            if not warmed and marks.warm():
                 warm, warmed = _Mark.take(proc, fleet_proc, api), True
-            with contextlib.suppress(psutil.Error):
-                ft = fleet_proc.cpu_times()
-                last_fleet_cpu = ft.user + ft.system
-        end = _Mark.take(proc, None, api)
-        end.fleet_cpu_s = last_fleet_cpu
+            if end is None and marks.end():
+                end = _Mark.take(proc, fleet_proc, api)
+        if end is None:
+            raise RuntimeError("the fleet ended without marking the end of its measured window")
         # Let the store consumer finish what is durable: CPU per report counts the
         # whole of the work, storing included.
         deadline = time.monotonic() + 120
@@ -240,7 +241,7 @@ def run(vehicles: int, interval_s: float, seconds: float, warmup_s: float, keep:
         window = max(1e-9, end.at - warm.at)
         cpu = lambda a, b: (b.server_cpu.user + b.server_cpu.system) - (a.server_cpu.user + a.server_cpu.system)  # noqa: E731
         in_window = max(1, drained.stored - warm.stored)
-        fleet_reports = max(1, fl.get("sent_after_warmup", fl["sent"]))
+        fleet_reports = max(1, sent_in_window(fl))
         return {
             "vehicles": vehicles,
             "interval_s": interval_s,

@@ -28,6 +28,7 @@ from typing import Any
 
 import psutil
 
+from bench.common import MARK_POLL_S, FleetMarks
 from bench.ingest import free_port
 from icvcloud.log.nats import delete_log
 
@@ -190,7 +191,6 @@ def run_scaleout(vehicles: int, interval_s: float, seconds: float, warmup_s: flo
         firsts = [1 + sum(per_fleet[:i]) for i in range(gateways)]  # disjoint terminal numbers
         fleets = [_start_fleet(port, n, first, interval_s, seconds, warmup_s, f)
                   for port, n, first, f in zip(d.gateway_ports, per_fleet, firsts, files, strict=True)]
-        fleet_procs = [psutil.Process(f.pid) for f in fleets]
 
         def cpu() -> float:
             total = 0.0
@@ -200,19 +200,22 @@ def run_scaleout(vehicles: int, interval_s: float, seconds: float, warmup_s: flo
                     total += t.user + t.system
             return total
 
-        warm_files = [Path(str(f) + ".warm") for f in files]
+        marks = [FleetMarks(f) for f in files]
         warm_at = time.monotonic()
         cpu_warm, svc_warm, stored_warm = cpu(), _services_cpu_s(), 0
         warmed = warmup_s <= 0
+        ended: tuple[float, int] | None = None
         peak_rss = 0
         while any(f.poll() is None for f in fleets):
-            time.sleep(0.25)
+            time.sleep(MARK_POLL_S)
             with contextlib.suppress(psutil.Error):
                 peak_rss = max(peak_rss, *(p.memory_info().rss for p in platform))
-            if not warmed and all(w.exists() for w in warm_files):
+            if not warmed and all(m.warm() for m in marks):
                 warm_at, cpu_warm, svc_warm, warmed = time.monotonic(), cpu(), _services_cpu_s(), True
                 stored_warm = d.stored_count()
-        end_at, stored_end = time.monotonic(), d.stored_count()
+            if ended is None and any(m.end() for m in marks):  # the first fleet to end ends the window
+                ended = (time.monotonic(), d.stored_count())
+        end_at, stored_end = ended or (time.monotonic(), d.stored_count())
         fls = [json.loads(f.read_text()) for f in files]
         acked = {(p.lstrip("0"), int(datetime.fromisoformat(t).timestamp() * 1e6), s)
                  for fl in fls for p, t, s in fl["acknowledged"]}
@@ -226,10 +229,6 @@ def run_scaleout(vehicles: int, interval_s: float, seconds: float, warmup_s: flo
         stored = set(keys)
         window = max(1e-9, end_at - warm_at)
         in_window = max(1, stored_now - stored_warm)
-        fleet_cpu = 0.0
-        for fp in fleet_procs:
-            with contextlib.suppress(psutil.Error):
-                fleet_cpu += fp.cpu_times().user
         lat = [fl["ack_latency_ms"] for fl in fls]
         return {
             "gateways": gateways,

@@ -194,21 +194,31 @@ def sim_fleet(args: argparse.Namespace) -> int:
         fleet = Fleet(host=args.host, port=args.port, vehicles=args.vehicles, seed=args.seed, interval_s=interval,
                       version=args.version, first_index=getattr(args, "first_index", 1))
         warmup = max(0.0, args.warmup)
-        task = asyncio.create_task(fleet.run(None if args.seconds is None else args.seconds + warmup))
+        task = asyncio.create_task(fleet.run(None))
+
+        def mark(name: str, sent: int) -> None:
+            # Tells a watching bench that the measured window starts or ends: closing
+            # 10,000 connections and writing the stats afterwards take seconds that
+            # must not count as time spent reporting.
+            if args.stats_file:
+                with open(f"{args.stats_file}.{name}", "w", encoding="utf-8") as fh:
+                    json.dump({"sent": sent}, fh)
+
         sent_at_warmup = 0
         if warmup > 0:
             # Registration of every terminal is a one-off burst: measure after it.
             await asyncio.wait([task], timeout=warmup)
             fleet.latency.reset()
             sent_at_warmup = sum(t.sent for t in fleet.terminals)
-            if args.stats_file:  # tells a watching bench that the measured window starts
-                with open(args.stats_file + ".warm", "w", encoding="utf-8") as fh:
-                    json.dump({"sent": sent_at_warmup}, fh)
+            mark("warm", sent_at_warmup)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([task, asyncio.create_task(stop.wait())], timeout=args.seconds,
+                           return_when=asyncio.FIRST_COMPLETED)
+        sent_at_end = sum(t.sent for t in fleet.terminals)
+        mark("end", sent_at_end)
         await fleet.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -218,6 +228,7 @@ def sim_fleet(args: argparse.Namespace) -> int:
             stats["acknowledged"] = [[p, t.isoformat(), s] for p, t, s in fleet.acknowledged_reports()]
             stats["warmup_s"] = warmup
             stats["sent_after_warmup"] = stats["sent"] - sent_at_warmup
+            stats["sent_in_window"] = sent_at_end - sent_at_warmup
             with open(args.stats_file, "w", encoding="utf-8") as fh:
                 json.dump(stats, fh)
         return 0
