@@ -13,11 +13,12 @@ which aggregates the rows into one JSON value inside SQLite).
 # ruff: noqa: S608 - statements are built from our own column lists; values are always bound
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
+
+from icvcloud import fastjson
 
 #: SQLite ≥ 3.32 allows 32,766 host parameters per statement (999 before).
 MAX_PARAMS = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
@@ -110,7 +111,7 @@ def fetch_rows(db: sqlite3.Connection, columns: Sequence[str], query: str, param
     items = ", ".join(f"iif({n} IS NULL, NULL, hex({n}))" if i in blobs else n for i, n in enumerate(names))
     sql = f"SELECT json_group_array(json_array({items})) FROM ({query.replace('{columns}', select, 1)})"
     text = db.execute(sql, params).fetchone()[0]
-    rows: list[list[Any]] = json.loads(text) if text else []
+    rows: list[list[Any]] = fastjson.loads(text) if text else []
     if blobs:
         for r in rows:
             for i in blobs:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from icvcloud import fastjson
 
 #: Vehicle types the registry knows (JT/T 808 terminals report for these).
 VEHICLE_TYPES = (
@@ -136,8 +137,7 @@ def from_us(us: int) -> datetime:
 #: conversion cost more than the rest of storing it).
 PositionRow = tuple[str, int, int, int, int, float, float, float, int, int, int, int, float | None, int, str | None]
 
-# One encoder for every row: json.dumps with options builds a new one per call.
-dumps_extras = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+dumps_extras = fastjson.dumps
 
 
 def position_row(p: Position) -> PositionRow:
@@ -151,4 +151,4 @@ def position_of_row(r: Any) -> Position:
     return Position(device_id=r[0], device_time=from_us(r[1]), seq=r[2], item=r[3], received_at=from_us(r[4]),
                     lat=r[5], lon=r[6], speed_kmh=r[7], heading_deg=r[8], altitude_m=r[9], alarm=r[10],
                     status=r[11], mileage_km=r[12], backfill=bool(r[13]),
-                    extras=json.loads(r[14]) if r[14] else {})
+                    extras=fastjson.loads(r[14]) if r[14] else {})
