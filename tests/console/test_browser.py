@@ -232,6 +232,28 @@ def test_detail_shows_live_values(page: Any, demo: Demo, alarm_terminal: AlarmTe
     z = page.evaluate("""() => [getComputedStyle(document.querySelector('.veh-selected')).zIndex,
         ...[...document.querySelectorAll('.veh-mark')].map(e => getComputedStyle(e).zIndex)]""")
     assert all(int(z[0]) > (0 if other == "auto" else int(other)) for other in z[1:])
+    # Not under the alarm panel that floats over the map: the camera put it in the
+    # middle of what the panel leaves of the map.
+    page.wait_for_function("() => !window.icvConsole.map.isMoving()", timeout=WAIT_MS)
+    mark, panel, canvas = page.evaluate("""() => ['.veh-selected', '#alarm-panel', '#map']
+        .map(s => document.querySelector(s).getBoundingClientRect().toJSON())""")
+    assert panel["width"] > 0 and panel["left"] < canvas["right"]  # the panel is open over the map
+    apart = (mark["right"] < panel["left"] or mark["left"] > panel["right"] or mark["bottom"] < panel["top"]
+             or mark["top"] > panel["bottom"])
+    inside = canvas["left"] <= mark["left"] and mark["right"] <= canvas["right"] and \
+        canvas["top"] <= mark["top"] and mark["bottom"] <= canvas["bottom"]
+    assert apart and inside, (mark, panel, canvas)
+    # A storm of alarms stretches the panel down the map's whole right side: the
+    # vehicle, selected again, goes left of it (at the map's centre it was under it).
+    page.evaluate("""() => { document.querySelector('#alarm-panel').style.height = 'calc(100% - 20px)';
+        window.icvConsole.select(window.icvConsole.detail.key); }""")
+    page.wait_for_timeout(100)
+    page.wait_for_function("() => !window.icvConsole.map.isMoving()", timeout=WAIT_MS)
+    mark, panel = page.evaluate("""() => ['.veh-selected', '#alarm-panel']
+        .map(s => document.querySelector(s).getBoundingClientRect().toJSON())""")
+    assert panel["height"] > 0.9 * canvas["height"]
+    assert canvas["left"] <= mark["left"] and mark["right"] < panel["left"], (mark, panel, canvas)
+    page.evaluate("() => { document.querySelector('#alarm-panel').style.height = ''; }")
     # An administrator sees the terminal's last raw frames: its location reports.
     page.click("#frames-refresh")
     page.wait_for_selector("#detail-frames .frame-id")

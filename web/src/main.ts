@@ -15,6 +15,7 @@ import { applyI18n, getLang, onLangChange, setLang, t, type Key } from "./i18n";
 import { LiveClient, type LiveStatus } from "./live";
 import { createMap, relabel } from "./map/basemap";
 import { iconDataUrl } from "./map/icons";
+import { centreOffset, overlayInsets } from "./map/insets";
 import { VEHICLE_LAYER, VehiclesLayer } from "./map/vehicles";
 import { DetailPanel } from "./panels/detail";
 import { ListPanel } from "./panels/list";
@@ -137,13 +138,16 @@ async function start(me: Me): Promise<void> {
   const fleet = new Fleet();
   const vehicles = new VehiclesLayer(map, fleet, display, perf);
   let followKey: string | null = null;
+  // Where a vehicle brought into view goes: the centre of what the floating panels leave.
+  const uncoveredOffset = () => centreOffset(overlayInsets(byId("map"), document));
 
   const select = (key: string | null) => {
     vehicles.setSelected(key);
     list.setSelected(key);
     detail.show(key);
     const p = key ? fleet.get(key)?.item.position : null;
-    if (p) map.easeTo({ center: display.project(p.lon, p.lat), zoom: Math.max(map.getZoom(), 14), duration: 600 });
+    if (p) map.easeTo({ center: display.project(p.lon, p.lat), zoom: Math.max(map.getZoom(), 14), duration: 600,
+      offset: uncoveredOffset() });
   };
   const list = new ListPanel(byId("list-panel"), fleet, orgs, (k) => select(k), (pred) => vehicles.setFilter(pred),
     renderTotals);
@@ -159,7 +163,7 @@ async function start(me: Me): Promise<void> {
   fleet.onChange((c) => {
     if (!followKey || (c.keys && !c.keys.has(followKey))) return;
     const p = fleet.get(followKey)?.item.position;
-    if (p) map.easeTo({ center: display.project(p.lon, p.lat), duration: 300 });
+    if (p) map.easeTo({ center: display.project(p.lon, p.lat), duration: 300, offset: uncoveredOffset() });
   });
 
   // Clicks on the map: a vehicle selects it, a cell of vehicles zooms into it. While a

@@ -13,6 +13,7 @@ import { byId, h } from "../ui/dom";
 import { openCommandDialog } from "../commands/dialog";
 import { CommandTracker } from "../commands/tracker";
 import { FenceEditor } from "../fences/editor";
+import { COVERS_MAP } from "../map/insets";
 import "./alarms.css";
 import { Beeper } from "./beep";
 import { AlarmDetailView } from "./detail";
@@ -60,9 +61,10 @@ export function canHandle(me: Me): boolean {
 export function installAlarmConsole(ctx: AlarmContext): AlarmConsole {
   const { api, map, display, me } = ctx;
   const wrap = document.querySelector<HTMLElement>(".map-wrap")!;
-  const panelEl = h("section", { id: "alarm-panel", class: "ax-panel" });
-  const detailEl = h("section", { id: "alarm-detail", class: "ax-detail", hidden: true });
-  const fenceEl = h("section", { id: "fence-panel", class: "fx-panel", hidden: true });
+  // Panels over the map: the camera keeps a selected vehicle out from under them.
+  const panelEl = h("section", { id: "alarm-panel", class: "ax-panel", [COVERS_MAP]: true });
+  const detailEl = h("section", { id: "alarm-detail", class: "ax-detail", hidden: true, [COVERS_MAP]: true });
+  const fenceEl = h("section", { id: "fence-panel", class: "fx-panel", hidden: true, [COVERS_MAP]: true });
   wrap.append(panelEl, detailEl, fenceEl);
 
   const tracker = new CommandTracker(api);
