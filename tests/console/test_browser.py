@@ -232,6 +232,10 @@ def test_detail_shows_live_values(page: Any, demo: Demo, alarm_terminal: AlarmTe
     z = page.evaluate("""() => [getComputedStyle(document.querySelector('.veh-selected')).zIndex,
         ...[...document.querySelectorAll('.veh-mark')].map(e => getComputedStyle(e).zIndex)]""")
     assert all(int(z[0]) > (0 if other == "auto" else int(other)) for other in z[1:])
+    # Its plate is written once, by the mark: the plates layer leaves it out.
+    plates = page.evaluate("""() => { const c = window.icvConsole; return c.map.queryRenderedFeatures(
+        { layers: ['vehicle-plates'] }).map(f => f.properties.k).concat([c.detail.key]); }""")
+    assert plates[-1] not in plates[:-1]
     # Not under the alarm panel that floats over the map: the camera put it in the
     # middle of what the panel leaves of the map.
     page.wait_for_function("() => !window.icvConsole.map.isMoving()", timeout=WAIT_MS)

@@ -36,7 +36,8 @@ export const VEHICLE_LAYER = "vehicles";
 export const MIN_UPDATE_INTERVAL_MS = 250;
 /** Individual vehicles are sent to the map for the view plus this share of it on every side. */
 const VIEW_MARGIN = 0.5;
-const LIVE_LAYERS = [VEHICLE_LAYER, "vehicle-plates"];
+const PLATES_LAYER = "vehicle-plates";
+const LIVE_LAYERS = [VEHICLE_LAYER, PLATES_LAYER];
 
 interface VehicleProps {
   k: string;
@@ -122,7 +123,7 @@ export class VehiclesLayer {
     };
     map.addLayer({ id: VEHICLE_LAYER, type: "symbol", source: VEHICLE_SOURCE, layout: icons });
     map.addLayer({
-      id: "vehicle-plates", type: "symbol", source: VEHICLE_SOURCE, minzoom: 14,
+      id: PLATES_LAYER, type: "symbol", source: VEHICLE_SOURCE, minzoom: 14,
       layout: { "text-field": ["get", "p"], "text-font": FONT, "text-size": 11, "text-offset": [0, 1.5],
         "text-anchor": "top", "text-optional": true },
       paint: { "text-color": "#1e293b", "text-halo-color": "#ffffff", "text-halo-width": 1.5 },
@@ -143,6 +144,8 @@ export class VehiclesLayer {
 
   setSelected(key: string | null): void {
     this.selectedKey = key;
+    // The selected mark writes the plate itself: the layer's would show it twice, askew.
+    this.map.setFilter(PLATES_LAYER, key ? ["!=", ["get", "k"], key] : null);
     this.updateSelected();
   }
 
