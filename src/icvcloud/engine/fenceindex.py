@@ -367,7 +367,9 @@ class FenceIndex:
         else:
             m = _QUERY_PAD_DEG  # a circle's true box may exceed its polygon's by up to CIRCLE_TOLERANCE_M
             near = [e for e in self.query_box((x0 - m, y0 - m, x1 + m, y1 + m)) if isinstance(e, CompiledFence)]
-        found = [f for f in near if _box_meets(f.bbox, x0, y0, x1, y1)]
+        # _box_meets inlined: a cell along a busy road holds dozens of fences, and the
+        # call per fence was a tenth of the alarm consumer's time in `icv bench alarms`.
+        found = [f for f in near if (b := f.bbox)[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0]
         if self.big:
             found = sorted({*found, *(f for f in self.big if _box_meets(f.bbox, x0, y0, x1, y1))}, key=by_order)
         return found

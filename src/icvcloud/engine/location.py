@@ -92,8 +92,12 @@ def locate(st: LocationState, x: Step) -> None:
     near = index.fences_meeting(bx0, by0, bx1, by1)
     if old:
         # The fences it was in are looked at too, wherever they are: it may have left them.
+        # Mostly they are among the near ones already: merge (and re-sort) only if not.
+        ids = {f.id for f in near}
         by_id = index.by_id
-        near = sorted({*near, *(cf for fid in old if (cf := by_id.get(fid)) is not None)}, key=by_order)
+        extra = [cf for fid in old if fid not in ids and (cf := by_id.get(fid)) is not None]
+        if extra:
+            near = sorted([*near, *extra], key=by_order)
     derived = x.derived
     new: dict[int, int] = {}
     trans: list[Transition] = []
