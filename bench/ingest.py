@@ -127,16 +127,22 @@ def _cpu_s(p: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
+def start_ack_server(port: int) -> subprocess.Popen[bytes]:
+    """bench/ack_server.py on ``port`` (answers at once, keeps nothing), once it listens."""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    server = subprocess.Popen([sys.executable, "-m", "bench.ack_server", str(port)], env=env, stdout=subprocess.PIPE)
+    assert server.stdout is not None
+    server.stdout.readline()  # "ready"
+    return server
+
+
 def run_baseline(vehicles: int, interval_s: float, seconds: float, warmup_s: float) -> dict[str, Any]:
     """The same fleet against bench/ack_server.py (answers at once, keeps nothing)."""
     tmp = Path(tempfile.mkdtemp(prefix="icv-bench-baseline-"))
     port = free_port()
-    root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
-    server = subprocess.Popen([sys.executable, "-m", "bench.ack_server", str(port)], env=env, stdout=subprocess.PIPE)
+    server = start_ack_server(port)
     try:
-        assert server.stdout is not None
-        server.stdout.readline()  # "ready"
         proc = psutil.Process(server.pid)
         stats_file = tmp / "fleet.json"
         marks = FleetMarks(stats_file)

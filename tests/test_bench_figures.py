@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from bench.common import FleetMarks, sent_in_window
-from bench.ingest import bucket_quantile, free_port, start_fleet
+from bench.ingest import bucket_quantile, free_port, start_ack_server, start_fleet
 
 
 def test_quantile_of_the_difference_between_two_readings() -> None:
@@ -53,12 +50,8 @@ def test_fleet_marks_its_measured_window(tmp_path: Path) -> None:
     does not count the seconds of closing 10,000 connections and writing the stats
     as reporting time (it did: 20,000 offered reports/s read as 18,000)."""
     port = free_port()
-    root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
-    server = subprocess.Popen([sys.executable, "-m", "bench.ack_server", str(port)], env=env, stdout=subprocess.PIPE)
+    server = start_ack_server(port)
     try:
-        assert server.stdout is not None
-        server.stdout.readline()
         stats_file = tmp_path / "fleet.json"
         fleet = start_fleet(port, 20, 0.5, 3.0, 2.0, stats_file)
         assert fleet.wait(60) == 0
