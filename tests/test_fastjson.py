@@ -37,3 +37,16 @@ def test_what_orjson_refuses_goes_through_the_standard_library() -> None:
     # Integer keys (the standard library writes them as strings) and integers beyond 64 bits.
     assert fastjson.dumps({1: 2**70}) == '{"1":1180591620717411303424}'
     assert fastjson.loads("[1.5e300]")[0] == 1.5e300 and not math.isinf(fastjson.loads("[1.5e300]")[0])
+
+
+def test_text_the_standard_library_wrote_still_reads() -> None:
+    # Rows stored before orjson may hold the standard library's NaN/Infinity tokens.
+    got = fastjson.loads('{"0x02":{"fuel_l":NaN},"x":Infinity}')
+    assert math.isnan(got["0x02"]["fuel_l"]) and got["x"] == math.inf
+    try:
+        fastjson.loads("{not json")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("invalid JSON read")
+    assert fastjson.dumps({"v": math.nan}) == '{"v":null}'

@@ -4,8 +4,11 @@ Every stored report carries its additional items as JSON text, and the embedded
 log's bulk reads come back from SQLite as one JSON array: the standard library's
 C encoder took 2.5 µs per report and its decoder a share of every read; orjson
 does both in a tenth of that. The output is the standard library's with
-``separators=(",", ":"), ensure_ascii=False``. What orjson refuses (integers
-beyond 64 bits, non-string keys) goes through the standard library as before.
+``separators=(",", ":"), ensure_ascii=False``, except that a NaN or infinite float
+is written ``null`` (valid JSON, which PostgreSQL's jsonb also takes). What orjson
+refuses to write (integers beyond 64 bits, non-string keys) or to read (the
+``NaN`` of rows the standard library wrote before) goes through the standard
+library as before.
 """
 
 from __future__ import annotations
@@ -27,4 +30,7 @@ def dumps(obj: Any) -> str:
 
 
 def loads(text: str | bytes) -> Any:
-    return orjson.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)  # raises the same ValueError if it is not JSON at all
