@@ -48,7 +48,7 @@ class MemoryLog(Log):
     async def close(self) -> None:
         pass
 
-    def append(self, entries: Sequence[Entry], on_durable: OnDurable) -> None:
+    def append(self, entries: Sequence[Entry], on_durable: OnDurable, decoded: Sequence[Any] | None = None) -> None:
         for kind, device_id, at_us, payload in entries:
             self.records.append(LogRecord(len(self.records) + 1, kind, device_id, at_us, payload))
         on_durable(None)

@@ -257,6 +257,35 @@ async def test_2019_terminal(stack: Stack) -> None:
     assert await stack.store.count_positions("13900001234") == 1
 
 
+async def test_consumers_read_the_frames_as_the_gateway_decoded_them(tmp_path: Path) -> None:
+    """Embedded: the log keeps its newest records in memory with the gateway's
+    decoding. A consumer reads the message it would have decoded itself; where the
+    gateway's decoding depends on what it remembers of the terminal (a 2011
+    registration), the consumer decodes the frame itself."""
+    async for stack in _stack(tmp_path, "embedded"):
+        t13, t11, t19 = (Terminal("13900003333"), Terminal("13900004444", jt808.V2011),
+                         Terminal("00000000013900005555", jt808.V2019))
+        for t, plate in ((t13, "鲁C33333"), (t11, "鲁C44444"), (t19, "鲁C55555")):
+            await t.login(stack.port, plate)
+            for i in range(3):
+                await t.send(0x0200, location(i))
+                await t.recv()
+            await t.send(0x0002, None)
+            await t.recv()
+        await _drain(stack, 9)
+        recs = await stack.log.read(0, 100)
+        shared = [r for r in recs if r.decoded is not None]
+        for r in shared:
+            assert r.decoded == jt808.decode(r.payload)
+        assert sorted((r.device_id, r.decoded.msg_id) for r in shared) == sorted(
+            (d, m) for d in ("13900003333", "13900005555") for m in (0x0200, 0x0200, 0x0200, 0x0002))
+        assert [r for r in recs if r.device_id == "13900004444" and r.decoded is None]
+        # The store holds the 2011 terminal's reports all the same.
+        assert await stack.store.count_positions("13900004444") == 3
+        for t in (t13, t11, t19):
+            t.close()
+
+
 def test_fast_reply_matches_the_codec() -> None:
     for version, phone in ((jt808.V2013, "013912345678"), (jt808.V2019, "00000000013912345678")):
         enc = ReplyEncoder(phone, version)

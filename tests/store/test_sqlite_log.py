@@ -1,5 +1,6 @@
 """The embedded log: group commit, offsets, a device's recent records (chained by
-device, not indexed), reopening, pruning and a log written before the chains."""
+device, not indexed), reopening, pruning, a log written before the chains, and the
+newest records served from memory with what the producer decoded."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from icvcloud.log.sqlite import SqliteLog
 from icvcloud.sqlite_batch import insert_one_step, one_step_rows
 
 
-async def _append(log: SqliteLog, entries: list[Entry]) -> None:
+async def _append(log: SqliteLog, entries: list[Entry], decoded: list[object] | None = None) -> None:
     done: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
-    log.append(entries, done.set_result)
+    log.append(entries, done.set_result, decoded)
     assert await done is None
 
 
@@ -116,6 +117,78 @@ async def test_a_commit_too_big_for_one_statement_is_one_transaction(tmp_path: P
     assert len(await log.recent("D1", 500)) == 500
     last_d2 = max(i for i in range(n) if i % 3 == 2)
     assert [r.payload for r in await log.recent("D2", 2)] == [f"D2:{last_d2}".encode(), f"D2:{last_d2 - 3}".encode()]
+    await log.close()
+
+
+async def _on_disk(path: Path) -> list[LogRecord]:
+    """The log as SQLite holds it (a second log on the file, keeping nothing in memory)."""
+    other = SqliteLog(path, tail_records=0)
+    await other.open()
+    try:
+        return await other.read(0, 1_000_000)
+    finally:
+        await other.close()
+
+
+async def test_the_newest_records_are_read_from_memory_with_what_the_producer_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    log = SqliteLog(path, tail_records=8)
+    await log.open()
+    rng = random.Random(3)
+    given: dict[int, object] = {}  # offset → what the producer decoded
+    n = 0
+    for size in (1, 3, 7, 2, 5, 1, 9):
+        batch = [_entry(f"D{rng.randrange(4)}", n + j) for j in range(size)]
+        decoded: list[object] = [("decoded", n + j) if (n + j) % 3 else None for j in range(size)]
+        await _append(log, batch, decoded)
+        given.update({n + j + 1: d for j, d in enumerate(decoded)})
+        n += size
+    truth = await _on_disk(path)
+    assert [r.offset for r in truth] == list(range(1, n + 1))
+    # Read from every offset, in pieces: the same records as on disk, whichever way read.
+    for after in range(n + 1):
+        for limit in (1, 4, 100):
+            got = await log.read(after, limit)
+            assert got == truth[after:after + limit]
+    newest = await log.read(n - 8, 100)
+    assert [r.decoded for r in newest] == [given[r.offset] for r in newest]
+    # Older records than the tail keeps come from SQLite, undecoded.
+    assert all(r.decoded is None for r in await log.read(0, 5))
+    # A consumer waiting at the end gets the next commit from memory.
+    waiting = asyncio.create_task(log.read(n, 10, timeout_s=5))
+    await asyncio.sleep(0.05)
+    await _append(log, [_entry("D9", n)], ["next"])
+    (rec,) = await waiting
+    assert (rec.offset, rec.payload, rec.decoded) == (n + 1, b"D9:" + str(n).encode(), "next")
+    with pytest.raises(ValueError):
+        log.append([_entry("D1", 0), _entry("D1", 1)], lambda e: None, ["one"])
+    await log.close()
+    # Reopened: nothing in memory, the same records from disk.
+    log = SqliteLog(path)
+    await log.open()
+    again = await log.read(0, 1_000_000)
+    assert again == [*truth, rec] and all(r.decoded is None for r in again)
+    await log.close()
+
+
+async def test_memory_never_shows_a_record_under_another_offset(tmp_path: Path) -> None:
+    """A row inserted behind the writer's back shifts the offsets it predicted: the
+    records in memory start again rather than show wrong offsets."""
+    path = tmp_path / "log.db"
+    log = SqliteLog(path)
+    await log.open()
+    await _append(log, [_entry("A", 0), _entry("A", 1)], ["a0", "a1"])
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO records (kind, device_id, received_at_us, payload) VALUES ('jt808', 'X', 1, x'ff')")
+    db.commit()
+    db.close()
+    await _append(log, [_entry("B", 2)], ["b2"])
+    await _append(log, [_entry("C", 3)], ["c3"])
+    truth = await _on_disk(path)
+    assert [r.payload for r in truth] == [b"A:0", b"A:1", b"\xff", b"B:2", b"C:3"]
+    for after in range(len(truth) + 1):
+        assert await log.read(after, 10) == truth[after:]
+    assert [r.decoded for r in await log.read(4, 10)] == ["c3"]
     await log.close()
 
 

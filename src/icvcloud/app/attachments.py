@@ -34,6 +34,7 @@ from icvcloud.gateways.jt808.attachments import (
     AttachmentServerSettings,
     AttachmentSink,
 )
+from icvcloud.gateways.jt808.log_messages import frame_of
 from icvcloud.gateways.jt808.records import positions_from
 from icvcloud.log.base import Log, LogRecord
 from icvcloud.protocols import jt808
@@ -148,7 +149,7 @@ class AttachmentRequester:
             if r.kind != "jt808" or not may_hold_safety_item(r.payload):
                 continue
             try:
-                msg = jt808.decode(r.payload)
+                msg = frame_of(r)
                 if msg.is_packet:
                     whole = self._reasm.add(msg, now)
                     if whole is None:

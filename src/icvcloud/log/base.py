@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True, frozen=True)
@@ -20,6 +21,10 @@ class LogRecord:
     device_id: str
     received_at_us: int  # receive time, microseconds since the epoch (UTC)
     payload: bytes  # the frame as received, un-escaped (header + body)
+    #: ``payload`` as the producer decoded it, when a log in the producer's process
+    #: still holds the record in memory (None: decode ``payload``). Consumers must
+    #: treat it as read-only: several share it.
+    decoded: Any = field(default=None, compare=False, repr=False)
 
 
 #: What a producer hands in: (kind, device_id, received_at_us, payload).
@@ -37,9 +42,13 @@ class Log(abc.ABC):
         """Flush what is pending (its callbacks run), then close."""
 
     @abc.abstractmethod
-    def append(self, entries: Sequence[Entry], on_durable: OnDurable) -> None:
+    def append(self, entries: Sequence[Entry], on_durable: OnDurable,
+               decoded: Sequence[Any] | None = None) -> None:
         """Queue entries for the next group commit; never blocks the caller.
-        ``on_durable`` runs on the event loop that called ``append``."""
+        ``on_durable`` runs on the event loop that called ``append``. ``decoded``, if
+        given, holds each entry's payload as the producer decoded it (or None): a log
+        that keeps recent records in memory hands it to its consumers
+        (:attr:`LogRecord.decoded`), which then need not decode the payload again."""
 
     @abc.abstractmethod
     async def read(self, after: int, limit: int = 1000, timeout_s: float = 0.0) -> list[LogRecord]:

@@ -304,7 +304,9 @@ class NatsLog(Log):
 
     # -- producing
 
-    def append(self, entries: Sequence[Entry], on_durable: OnDurable) -> None:
+    def append(self, entries: Sequence[Entry], on_durable: OnDurable,
+               decoded: Sequence[Any] | None = None) -> None:
+        # ``decoded`` is not kept: consumers read from other processes.
         if not entries:
             on_durable(None)
             return
@@ -485,8 +487,9 @@ class NatsPartition(Log):
                 await self._psub.unsubscribe()
             self._psub = None
 
-    def append(self, entries: Sequence[Entry], on_durable: OnDurable) -> None:
-        self.parent.append(entries, on_durable)
+    def append(self, entries: Sequence[Entry], on_durable: OnDurable,
+               decoded: Sequence[Any] | None = None) -> None:
+        self.parent.append(entries, on_durable, decoded)
 
     async def recent(self, device_id: str, limit: int = 50) -> list[LogRecord]:
         return await self.parent.recent(device_id, limit)

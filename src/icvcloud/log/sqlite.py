@@ -16,6 +16,11 @@ commit on a different B-tree page, and writing those pages was most of the
 writer's work (measured: 10.6 µs of CPU per record with the index, 1.7 without,
 for commits of 170 reports from 10,000 devices). The writer keeps each device's
 newest offset in memory; :meth:`SqliteLog.recent` walks the chain back from it.
+
+The newest records (``tail_records``) are also kept in memory, with the payloads as
+the gateway decoded them: consumers that keep up (the usual case) read them without
+a query and without decoding each frame again — per report, the query and one
+decode per consumer were about a tenth of the server's CPU at 5,000 reports/s.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from icvcloud.sqlite_batch import fetch_rows, insert_flat, insert_one_step, one_step_rows
 
@@ -67,10 +72,14 @@ WHERE offset IN (SELECT o FROM chain) ORDER BY offset DESC
 _RECORD_COLS = ("offset", "kind", "device_id", "received_at_us", "payload")
 #: Records read (and their JSON parsed) at a time.
 READ_PIECE = 4096
+#: Newest records kept in memory for consumers (~1 KB each with a decoded report:
+#: three seconds of 20,000 reports/s).
+TAIL_RECORDS = 65_536
 
 
 class SqliteLog(Log):
-    def __init__(self, path: str | Path, *, linger_s: float = 0.002, max_batch: int = 4000) -> None:
+    def __init__(self, path: str | Path, *, linger_s: float = 0.002, max_batch: int = 4000,
+                 tail_records: int = TAIL_RECORDS) -> None:
         self.path = Path(path)
         #: How long the writer lets a commit gather entries after the first one
         #: arrived (unless ``max_batch`` are pending): a commit costs the same fsync
@@ -81,6 +90,13 @@ class SqliteLog(Log):
         # Entries laid end to end (4 values and a slot for prev_offset each), built on
         # the event loop so the writer thread runs little Python (see icvcloud.sqlite_batch).
         self._pending: list[object] = []
+        #: Each pending entry's decoded payload (or None), in the same order.
+        self._pending_decoded: list[Any] = []
+        self.tail_records = tail_records
+        #: The newest durable records, contiguous: ``_tail[0]`` has offset ``_tail_first``.
+        #: Only the event loop's thread touches them.
+        self._tail: list[LogRecord] = []
+        self._tail_first = 0
         #: Each device's newest durable offset (the head of its chain).
         self._heads: dict[str, int] = {}
         self._callbacks: list[OnDurable] = []
@@ -134,6 +150,7 @@ class SqliteLog(Log):
             await asyncio.to_thread(self._writer.join)
             self._writer = None
         self._readers.shutdown(wait=True)
+        self._tail, self._tail_first = [], 0
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -145,10 +162,13 @@ class SqliteLog(Log):
 
     # -- producing
 
-    def append(self, entries: Sequence[Entry], on_durable: OnDurable) -> None:
+    def append(self, entries: Sequence[Entry], on_durable: OnDurable,
+               decoded: Sequence[Any] | None = None) -> None:
         if not entries:
             on_durable(None)
             return
+        if decoded is not None and len(decoded) != len(entries):
+            raise ValueError(f"{len(decoded)} decoded payloads for {len(entries)} entries")
         with self._cond:
             if self._stopping:
                 raise RuntimeError("log is closed")
@@ -158,6 +178,10 @@ class SqliteLog(Log):
             for e in entries:
                 pending.extend(e)
                 pending.append(None)
+            if decoded is None:
+                self._pending_decoded += [None] * len(entries)
+            else:
+                self._pending_decoded += decoded
             self._callbacks.append(on_durable)
             self._pending_entries += len(entries)
             self._cond.notify()
@@ -196,6 +220,7 @@ class SqliteLog(Log):
                     time.sleep(linger)
                 with self._cond:
                     values, self._pending = self._pending, []
+                    decoded, self._pending_decoded = self._pending_decoded, []
                     callbacks, self._callbacks = self._callbacks, []
                     count, self._pending_entries = self._pending_entries, 0
                 t0 = time.perf_counter()
@@ -216,6 +241,7 @@ class SqliteLog(Log):
                         if db.in_transaction:
                             db.execute("ROLLBACK")
                 dt = time.perf_counter() - t0
+                records: list[LogRecord] | None = None
                 if error is None:
                     if last != self._last_offset + count:
                         # Someone else inserted: the predicted offsets are wrong, so are the links.
@@ -224,6 +250,11 @@ class SqliteLog(Log):
                         self._heads.clear()
                     else:
                         self._heads.update(moved)
+                        if self.tail_records > 0:
+                            try:
+                                records = self._records(self._last_offset + 1, values, decoded)
+                            except Exception:  # a bug here must not stop every acknowledgement
+                                log.exception("log records not kept in memory")
                     self._last_offset = int(last)
                     self.commits += 1
                     self.entries_written += count
@@ -232,17 +263,49 @@ class SqliteLog(Log):
                         self.on_commit(count, dt)
                 assert self._loop is not None
                 try:
-                    self._loop.call_soon_threadsafe(self._finish, callbacks, error)
+                    self._loop.call_soon_threadsafe(self._finish, callbacks, error, records)
                 except RuntimeError:  # loop closed during shutdown
                     return
         finally:
             db.close()
 
-    def _finish(self, callbacks: list[OnDurable], error: BaseException | None) -> None:
+    @staticmethod
+    def _records(first: int, values: list[object], decoded: list[Any]) -> list[LogRecord]:
+        """The committed entries as records (``values`` as laid out by :meth:`append`,
+        maybe padded after them: one ``decoded`` per entry)."""
+        return [LogRecord(first + j, cast(str, values[5 * j]), cast(str, values[5 * j + 1]),
+                          cast(int, values[5 * j + 2]), cast(bytes, values[5 * j + 3]), d)
+                for j, d in enumerate(decoded)]
+
+    def _finish(self, callbacks: list[OnDurable], error: BaseException | None,
+                records: list[LogRecord] | None = None) -> None:
         for cb in callbacks:
             cb(error)
-        if error is None and self._new_data is not None:
-            self._new_data.set()
+        if error is None:
+            self._keep(records)
+            if self._new_data is not None:
+                self._new_data.set()
+
+    def _keep(self, records: list[LogRecord] | None) -> None:
+        """Add a commit's records to the in-memory tail (None: the offsets are not
+        the predicted ones; the tail starts again with the next commit)."""
+        tail = self._tail
+        if not records or not tail or self._tail_first + len(tail) != records[0].offset:
+            self._tail = tail = records or []
+            self._tail_first = tail[0].offset if tail else 0
+        else:
+            tail += records
+        excess = len(tail) - self.tail_records
+        if excess > self.tail_records // 4:  # trimmed now and then: each trim moves the whole list
+            del tail[:excess]
+            self._tail_first += excess
+
+    def _from_tail(self, after: int, limit: int) -> list[LogRecord] | None:
+        """Records after ``after`` from memory, or None if the tail does not hold the next one."""
+        i = after + 1 - self._tail_first
+        if not self._tail or i < 0 or i >= len(self._tail):
+            return None
+        return self._tail[i:i + limit]
 
     # -- consuming
 
@@ -280,6 +343,9 @@ class SqliteLog(Log):
                     await asyncio.wait_for(self._new_data.wait(), timeout_s)
                 except TimeoutError:
                     return []
+        kept = self._from_tail(after, limit)
+        if kept is not None:
+            return kept
         return await loop.run_in_executor(self._readers, self._read_sync, after, limit)
 
     def _recent_sync(self, device_id: str, limit: int) -> list[LogRecord]:

@@ -18,6 +18,13 @@ from icvcloud.protocols import jt808
 _SetKey = tuple[str, int, int, int]  # device, message ID, packet total, first sequence
 
 
+def frame_of(r: LogRecord) -> jt808.Message:
+    """The record's frame decoded: as the gateway decoded it if the log still kept
+    that in memory (read-only: shared by every consumer), else decoded now. Raises
+    :class:`jt808.Jt808Error` for a frame that does not decode."""
+    return r.decoded if r.decoded is not None else jt808.decode(r.payload)  # type: ignore[no-any-return]
+
+
 class LogMessages:
     def __init__(self, timeout_s: float = 300.0, max_sets: int = 4096) -> None:
         self._timeout_s = timeout_s
@@ -34,7 +41,7 @@ class LogMessages:
         """The record's message; for a packet, the whole message once its set is
         complete, else None. Raises :class:`jt808.Jt808Error` for a record (or a
         set) that does not decode."""
-        msg = jt808.decode(r.payload)
+        msg = frame_of(r)
         if not msg.is_packet:
             return msg
         key = (normalise_device_id(msg.phone), msg.msg_id, msg.packet_total, (msg.seq - msg.packet_index + 1) & 0xFFFF)

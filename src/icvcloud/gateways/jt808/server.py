@@ -39,6 +39,8 @@ KIND = "jt808"
 # Messages whose receipt the terminal expects confirmed after they are stored.
 _REPORTS = frozenset({0x0200, 0x0704, 0x0201, 0x0500, 0x0702, 0x0800, 0x0900, 0x1005, 0x0104, 0x0107, 0x0805})
 _CONTROL = frozenset({0x0100, 0x0102, 0x0003})
+# Appended to the log (with every message the codec knows) once authenticated.
+_LOGGED = _REPORTS | {0x0001, 0x0002}
 # Terminal answers to platform commands (routed to ``on_answer``).
 _ANSWERS = frozenset({0x0001, 0x0104, 0x0201, 0x0500, 0x0805})
 RESULT_OK, RESULT_FAIL, RESULT_MSG_ERROR, RESULT_NOT_SUPPORTED = 0, 1, 2, 3
@@ -140,14 +142,17 @@ class Jt808Connection(asyncio.Protocol):
 
     def _process(self, frames: list[bytes], t0: float) -> None:
         entries: list[Entry] = []
+        # What the log's consumers would decode from each entry (they share it).
+        decoded: list[jt808.Message | None] = []
         acks: list[tuple[int, int]] = []
         out: list[bytes] = []
         stats = self.server.stats
         received_us = _now_us()
         reports = 0
         for i, fr in enumerate(frames):
+            hint = self.version_hint
             try:
-                msg = jt808.decode(fr, version_hint=self.version_hint)
+                msg = jt808.decode(fr, version_hint=hint)
             except jt808.Jt808Error as e:
                 self._bad_frame(fr, e, out)
                 continue
@@ -157,8 +162,8 @@ class Jt808Connection(asyncio.Protocol):
             if mid in _CONTROL:
                 # Registration and authentication consult the registry: finish what
                 # came before, then handle this frame (and queue the rest) in a task.
-                self._flush(entries, acks, out, reports, t0)
-                entries, acks, out, reports = [], [], [], 0
+                self._flush(entries, decoded, acks, out, reports, t0)
+                entries, decoded, acks, out, reports = [], [], [], [], 0
                 self._busy = True
                 self._backlog.extend(frames[i + 1 :])
                 task = asyncio.get_running_loop().create_task(self._control(msg, fr))
@@ -173,34 +178,34 @@ class Jt808Connection(asyncio.Protocol):
                 continue
             stats.frames["ok"] += 1
             assert self.device_id is not None
-            if msg.is_packet:
-                entries.append((KIND, self.device_id, received_us, fr))
+            packet = msg.is_packet
+            if not packet and mid not in _LOGGED and mid not in jt808.MESSAGES:
+                stats.frames["unsupported"] += 1
+                continue
+            entries.append((KIND, self.device_id, received_us, fr))
+            # Consumers reassemble packets from the log; other frames they would decode as here.
+            decoded.append(None if packet or not (hint is None or jt808.same_without_hint(msg, hint)) else msg)
+            if packet:
                 acks.append((msg.seq, mid))
                 self._packet(msg)
             elif mid == 0x0200:
-                entries.append((KIND, self.device_id, received_us, fr))
                 acks.append((msg.seq, mid))
                 reports += 1
             elif mid == 0x0704:
-                entries.append((KIND, self.device_id, received_us, fr))
                 acks.append((msg.seq, mid))
                 reports += len(msg.body.items)
             elif mid == 0x0002:
-                entries.append((KIND, self.device_id, received_us, fr))
                 assert self.replies is not None
                 out.append(self.replies.general(msg.seq, mid, RESULT_OK))
-            elif mid == 0x0001 or mid in _REPORTS or mid in jt808.MESSAGES:
-                entries.append((KIND, self.device_id, received_us, fr))
+            else:
                 if mid != 0x0001:  # a terminal's reply is not itself answered
                     acks.append((msg.seq, mid))
                 if mid in _ANSWERS and self.server.on_answer is not None:
                     self.server.on_answer(self.device_id, msg)  # downlink.py: commands tracked to their answers
-            else:
-                stats.frames["unsupported"] += 1
-        self._flush(entries, acks, out, reports, t0)
+        self._flush(entries, decoded, acks, out, reports, t0)
 
-    def _flush(self, entries: list[Entry], acks: list[tuple[int, int]], out: list[bytes], reports: int,
-               t0: float) -> None:
+    def _flush(self, entries: list[Entry], decoded: list[jt808.Message | None], acks: list[tuple[int, int]],
+               out: list[bytes], reports: int, t0: float) -> None:
         if out and self.transport is not None:
             self.transport.write(b"".join(out))
         if not entries:
@@ -222,7 +227,7 @@ class Jt808Connection(asyncio.Protocol):
             server.stats.reports += reports
             server.stats.ack_latency.observe(time.monotonic() - t0)
 
-        server.log.append(entries, on_durable)
+        server.log.append(entries, on_durable, decoded)
 
     def _identify(self, msg: jt808.Message) -> None:
         device_id = normalise_device_id(msg.phone)

@@ -22,7 +22,16 @@ from .active_safety import (
     TpmsAlarm,
 )
 from .bits import ALARM_BITS, STATUS_BITS
-from .codec import Message, decode, decode_body, encode, encode_message, encode_packets, message_from_json
+from .codec import (
+    Message,
+    decode,
+    decode_body,
+    encode,
+    encode_message,
+    encode_packets,
+    message_from_json,
+    same_without_hint,
+)
 from .errors import (
     BadCheckCode,
     BadEscape,
@@ -110,6 +119,7 @@ __all__ = [
     "escape",
     "from_json",
     "message_from_json",
+    "same_without_hint",
     "to_json",
     "unescape",
     "unwrap",

@@ -153,6 +153,18 @@ def decode(
         raise BadField(f"bad field value ({e})", data) from None
 
 
+def same_without_hint(msg: Message, version_hint: int | None) -> bool:
+    """Whether ``decode(frame)`` without a hint gives ``msg``, decoded from ``frame``
+    with ``version_hint``: true unless the hint named 2011 (kept in ``version``) or
+    skipped the detection of a body whose layout changed between 2011 and 2013."""
+    if version_hint is None or msg.version == V2019:
+        return True
+    if version_hint == V2011:
+        return False
+    cls = MESSAGES.get(msg.msg_id)
+    return cls is None or cls._DETECT is None
+
+
 def _decode_content(data: bytes, ctx: Ctx, version_hint: int | None) -> Message:
     n = len(data)
     if n < 12:
