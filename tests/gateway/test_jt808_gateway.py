@@ -144,6 +144,31 @@ async def test_heartbeat_and_backfill_and_duplicates(stack: Stack) -> None:
     assert await stack.store.count_positions("13900002222") == 10
 
 
+async def test_a_heartbeat_alone_moves_the_last_report_time(stack: Stack) -> None:
+    t = Terminal("13900002323")
+    await t.login(stack.port, "鲁C23232")
+    await t.send(0x0200, location(0))
+    await t.recv()
+    await _drain(stack, 1)
+    vehicle = await stack.store.vehicle_for_device("13900002323")
+    assert vehicle is not None
+    row = await stack.store.get_vehicle(Scope.all(), vehicle.id)
+    assert row is not None and row.live is not None and row.live.last_report_at is not None
+    reported_at = row.live.last_report_at
+    await asyncio.sleep(0.3)
+    await t.send(0x0002, None)
+    await t.recv()
+    for _ in range(200):
+        row = await stack.store.get_vehicle(Scope.all(), vehicle.id)
+        assert row is not None and row.live is not None and row.live.last_report_at is not None
+        if row.live.last_report_at > reported_at:
+            break
+        await asyncio.sleep(0.02)
+    assert row.live.last_report_at - reported_at >= timedelta(seconds=0.25)
+    assert row.live.online and row.live.position is not None  # the last position stays
+    t.close()
+
+
 async def test_malformed_frames_do_not_disturb_the_connection_or_others(stack: Stack) -> None:
     a, b = Terminal("13900003333"), Terminal("13900004444")
     await a.login(stack.port)

@@ -166,7 +166,10 @@ class StorePipeline:
         # Never past the first packet of a set still being reassembled: a restart
         # must read those packets again.
         commit = self._messages.safe_offset(last)
-        seen = {d: from_us(us) for d, us in seen_us.items()}
+        # Devices with positions here get their receive time from those rows (the stores
+        # use ``seen`` only for the others): convert only the others' times.
+        with_rows = {row[0] for row in rows}
+        seen = {d: from_us(us) for d, us in seen_us.items() if d not in with_rows}
         inserted = await self.store.write_position_rows(rows, self.consumer, commit, seen=seen)
         self.stats.positions_stored += inserted
         self.stats.positions_duplicate += len(rows) - inserted
