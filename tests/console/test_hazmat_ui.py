@@ -196,6 +196,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             w = World(demo, tokens, 0, 0, 0, 0, 0, track_start)
             (vehicle,) = [v for v in w.get("/vehicles?limit=1000")["items"] if v["device_id"] == PHONE]
             w.vehicle = vehicle["id"]
+            # A waybill needs the terminal online: seen by the platform, not only connected.
+            w.wait(lambda: w.get(f"/vehicles/{w.vehicle}")["online"], "the tanker's terminal online")
             assert w.call("PUT", f"/hazmat/enterprises/{CARRIER}", {
                 "business_licence_no": "91370300MA3C7H3010", "operation_licence_no": "鲁交运管许可淄字370300001",
                 "classes": ["2", "3", "8"], "valid_until": "2030-12-31"})[0] == 200
