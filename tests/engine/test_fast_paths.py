@@ -5,6 +5,7 @@ shared empty containers left empty."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from typing import Any
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from icvcloud.engine import Engine, EngineConfig
 from icvcloud.engine.episodes import Book
-from icvcloud.engine.fenceindex import CompiledFence, FenceIndex, LimitZone
+from icvcloud.engine.fenceindex import CompiledFence, FenceIndex, LimitZone, _transitions, span_changes
 from icvcloud.engine.fold import VehicleState, fold
 from icvcloud.engine.jsonstate import writer
 from icvcloud.engine.location import NO_FENCES
@@ -191,3 +192,72 @@ def test_daily_total_counts_the_part_inside_the_window() -> None:
     t = t0 + 30 * 3600 * US  # the window starts 6 h after t0: 4 h of the 10 h count
     assert _daily_total(st_, t, False) == 4 * 3600 * US
     assert math.isclose(st_.drives_sum, 10 * 3600 * US)
+
+
+def _star_polygon(rng: random.Random) -> CompiledFence:
+    """A polygon of 3–32 vertices about a point near Zibo, convex or not."""
+    k = rng.randint(3, 32)
+    cx, cy, r = 118.05 + rng.uniform(-0.01, 0.01), 36.81 + rng.uniform(-0.01, 0.01), rng.uniform(0.0005, 0.01)
+    angles = sorted(rng.uniform(0, 2 * math.pi) for _ in range(k))
+    radii = [r if rng.random() < 0.5 else r * rng.uniform(0.2, 1.0) for _ in range(k)]
+    pts = tuple((cx + q * math.cos(a), cy + q * math.sin(a)) for q, a in zip(radii, angles, strict=True))
+    return CompiledFence(Fence(id=1, name="p", kind="polygon", points=pts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**32))
+def test_small_polygons_in_closed_form_agree_with_shapely(seed: int) -> None:
+    """Membership and crossings of a small polygon, computed in Python, are what
+    shapely's geometry says: the same states, the same crossings at the same places."""
+    rng = random.Random(seed)
+    cf = _star_polygon(rng)
+    if cf.edges is None:  # a degenerate draw that shapely repaired into several parts
+        return
+    b = cf.bbox
+    w, h = b[2] - b[0], b[3] - b[1]
+
+    def near() -> tuple[float, float]:
+        return rng.uniform(b[0] - w / 2, b[2] + w / 2), rng.uniform(b[1] - h / 2, b[3] + h / 2)
+
+    for _ in range(20):
+        (x0, y0), (x1, y1) = near(), near()
+        in0, in1 = cf.contains(x0, y0), cf.contains(x1, y1)
+        assert in0 == bool(shapely.contains_xy(cf.geom, x0, y0))
+        assert in1 == bool(shapely.contains_xy(cf.geom, x1, y1))
+        got = cf.crossings(x0, y0, x1, y1, in0, in1)
+        want = cf.boundary_crossings(x0, y0, x1, y1, in0, in1, shapely.LineString([(x0, y0), (x1, y1)]))
+        assert [e for _, e in got] == [e for _, e in want]
+        assert all(abs(a - c) < 1e-9 for (a, _), (c, _) in zip(got, want, strict=True))
+
+
+def test_small_polygon_boundary_is_outside_as_in_shapely() -> None:
+    """Vertices and points on edges (horizontal, vertical and slanted) are not inside;
+    a segment running along an edge, or through a vertex, changes nothing it should not."""
+    pts = ((118.0, 36.0), (118.5, 36.0), (118.5, 36.5), (118.25, 36.75), (118.0, 36.5))
+    cf = CompiledFence(Fence(id=1, name="p", kind="polygon", points=pts))
+    assert cf.edges is not None
+    for x, y in [*pts, (118.25, 36.0), (118.5, 36.25), (118.375, 36.625), (118.0, 36.25)]:
+        assert not cf.contains(x, y)
+        assert not shapely.contains_xy(cf.geom, x, y)
+    assert cf.contains(118.25, 36.25)
+    # Along the bottom edge, from outside to outside: never inside.
+    assert cf.crossings(117.75, 36.0, 118.75, 36.0, False, False) == []
+    # Through the apex vertex from inside to outside: one exit there.
+    got = cf.crossings(118.25, 36.5, 118.25, 37.0, True, False)
+    assert [(round(f, 9), e) for f, e in got] == [(0.5, False)]
+    # Touching the apex from outside: no entry.
+    assert cf.crossings(118.0, 36.75, 118.5, 36.75, False, False) == []
+
+
+@given(st.booleans(), st.booleans(), st.sampled_from([-1.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5]),
+       st.sampled_from([-0.5, 0.0, 0.3, 0.6, 1.0, 1.25, 2.0]), st.floats(-3, 3))
+def test_convex_span_cases_follow_the_piece_rule(in0: bool, in1: bool, lo: float, hi: float, shift: float) -> None:
+    """A circle's or rectangle's crossings, spelt out case by case, are those of cutting
+    the segment at the span's ends and testing each piece's midpoint."""
+    for a, b in ((lo, hi), (lo + shift, hi + shift)):
+        if a >= b:
+            continue
+        cuts = sorted(c for c in (a, b) if 0.0 < c < 1.0)
+        places = [0.0, *cuts, 1.0]
+        want = _transitions(in0, in1, cuts, [a < (p + q) / 2 < b for p, q in itertools.pairwise(places)])
+        assert span_changes(in0, in1, a, b) == want

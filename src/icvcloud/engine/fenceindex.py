@@ -11,7 +11,8 @@ Corridor sections with their own speed limit are also indexed on their own
 The grid (cells of :data:`CELL_DEG`, ~0.5 km) lists, per cell, the fences that may
 meet it: circles and rectangles by their bounding box, polygons and corridors by
 their geometry, so a long diagonal corridor sits only in the cells it passes
-through. A report's segment spans one to four cells. Whether any fence's box meets
+through. A report's segment spans one to four cells; one that lies inside a cell of
+the second, finer grid (:data:`FINE_CELL_DEG`) is answered from that. Whether any fence's box meets
 the segment's box is asked of the same registrations packed as numbers
 (:class:`BoxGrid`), which is what every report does: usually the answer is no, and
 then no fence object is read. Only when it is yes are the fences of those cells
@@ -25,9 +26,9 @@ from __future__ import annotations
 import itertools
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import shapely
@@ -41,10 +42,19 @@ from .timeutil import Windows
 
 #: Largest gap (m) between a true circle and its polygon.
 CIRCLE_TOLERANCE_M = 0.25
+#: Polygons of one ring with at most this many vertices are tested in closed form
+#: (see :class:`CompiledFence`); a longer ring's Python loop would cost more than
+#: shapely's call overhead saves.
+CLOSED_FORM_MAX_VERTICES = 32
 #: Grid cell size in degrees (~0.55 km north–south, ~0.45 km east–west at Zibo): about
 #: one report's segment at 30 s intervals, so a segment spans one to four cells.
 CELL_DEG = 0.005
 _PER_DEG = 1 / CELL_DEG
+#: The fences are also listed in cells a quarter that size (~140 × 110 m): a vehicle
+#: standing, crawling or reporting every few seconds stays inside one of them, and
+#: along a road lined with fences it then looks at a few instead of dozens.
+FINE_CELL_DEG = CELL_DEG / 4
+_FINE_PER_DEG = 1 / FINE_CELL_DEG
 #: Cell keys: ``ix * _ROW + iy`` (|iy| < _ROW / 2 for any latitude).
 _ROW = 1 << 20
 #: A fence over more cells than this is not put in the grid (see the module doc).
@@ -61,6 +71,7 @@ by_order = attrgetter("order")
 _QUERY_PAD_DEG = 1e-4
 
 BBox = tuple[float, float, float, float]
+_E = TypeVar("_E")
 
 
 def _to_degrees(geom: BaseGeometry, frame: LocalFrame) -> BaseGeometry:
@@ -106,13 +117,15 @@ def fence_geometry(f: Fence) -> BaseGeometry:
 
 
 class CompiledFence:
-    """One fence ready for tests. Circles and rectangles are tested in closed form —
-    a shapely call costs 3–10 µs of overhead, more than the arithmetic, and the
-    circle test is then exact (the polygon is only the index's envelope); polygons
-    and corridors go through shapely's prepared geometries."""
+    """One fence ready for tests. Circles, rectangles and small polygons (one ring of
+    at most :data:`CLOSED_FORM_MAX_VERTICES`) are tested in closed form — a shapely
+    call costs 3–10 µs of overhead, more than the arithmetic, and the circle test is
+    then exact (the polygon is only the index's envelope); larger polygons and
+    corridors go through shapely's prepared geometries. A polygon's closed form keeps
+    shapely's meaning: a point on the boundary is not inside."""
 
-    __slots__ = ("bbox", "boundary", "centre", "circle", "convex", "everyone", "fence", "forbidden", "geom",
-                 "has_forbidden", "id", "order", "rect")
+    __slots__ = ("bbox", "boundary", "centre", "circle", "closed_form", "convex", "edges", "everyone", "fence",
+                 "forbidden", "geom", "has_forbidden", "id", "order", "rect")
 
     def __init__(self, fence: Fence) -> None:
         self.fence = fence
@@ -134,6 +147,13 @@ class CompiledFence:
             self.bbox = (fr.lon0 - r / fr.mx, fr.lat0 - r / fr.my, fr.lon0 + r / fr.mx, fr.lat0 + r / fr.my)
         elif fence.kind == "rectangle":
             self.rect = self.bbox
+        #: A small polygon's edges ``(x0, y0, x1, y1)``, or None.
+        self.edges: tuple[BBox, ...] | None = None
+        if fence.kind == "polygon" and self.geom.geom_type == "Polygon" and not self.geom.interiors:
+            ring = list(self.geom.exterior.coords)
+            if len(ring) - 1 <= CLOSED_FORM_MAX_VERTICES:
+                self.edges = tuple((a[0], a[1], b[0], b[1]) for a, b in itertools.pairwise(ring))
+        self.closed_form = self.circle is not None or self.rect is not None or self.edges is not None
         hull = self.geom.convex_hull
         self.convex = fence.kind in ("circle", "rectangle") or (
             hull.area > 0 and self.geom.area >= hull.area * (1 - 1e-12))
@@ -154,6 +174,8 @@ class CompiledFence:
         r = self.rect
         if r is not None:
             return r[0] <= lon <= r[2] and r[1] <= lat <= r[3]
+        if self.edges is not None:
+            return ring_contains(self.edges, lon, lat)
         return bool(shapely.contains_xy(self.geom, lon, lat))
 
     def _span(self, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float] | None:
@@ -189,13 +211,15 @@ class CompiledFence:
             lo, hi = span
             if in0 == in1 and not in0 and (hi <= 0.0 or lo >= 1.0):
                 return []  # the line meets the shape beyond the segment's ends
-            cuts = sorted(c for c in (lo, hi) if 0.0 < c < 1.0)
-            edges = [0.0, *cuts, 1.0]
-            return _transitions(in0, in1, cuts, [lo < (a + b) / 2 < hi for a, b in itertools.pairwise(edges)])
+            return span_changes(in0, in1, lo, hi)
         if not in0 and not in1:
             span = clip(self.bbox, x0, y0, x1, y1)
             if span is None or span[1] < 0.0 or span[0] > 1.0:
                 return []  # the segment misses even the bounding box
+        if self.edges is not None:
+            return _pieces(in0, in1, ring_cuts(self.edges, x0, y0, x1, y1), x0, y0, x1 - x0, y1 - y0,
+                           lambda xs, ys: [ring_contains(self.edges, x, y)  # type: ignore[arg-type]
+                                           for x, y in zip(xs, ys, strict=True)])
         if seg is None:
             seg = shapely.LineString([(x0, y0), (x1, y1)])
         if not in0 and not in1 and not self.geom.intersects(seg):
@@ -214,11 +238,69 @@ class CompiledFence:
         if dd == 0.0:
             return _transitions(in0, in1, [], [])
         fr = sorted({((px - x0) * dx + (py - y0) * dy) / dd for px, py in pts.tolist()})
-        cuts = [c for c in fr if 0.0 < c < 1.0]
-        edges = [0.0, *cuts, 1.0]
-        mids = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
-        inside = shapely.contains_xy(self.geom, [x0 + m * dx for m in mids], [y0 + m * dy for m in mids]).tolist()
-        return _transitions(in0, in1, cuts, inside)
+        return _pieces(in0, in1, [c for c in fr if 0.0 < c < 1.0], x0, y0, dx, dy,
+                       lambda xs, ys: shapely.contains_xy(self.geom, xs, ys).tolist())
+
+
+def span_changes(in0: bool, in1: bool, lo: float, hi: float) -> list[tuple[float, bool]]:
+    """The changes along a segment whose line is inside a convex shape for ``lo < s < hi``:
+    the segment cut where the span's ends fall inside it and each piece's midpoint
+    tested against the span (the general rule of :func:`_pieces`, its cases spelt
+    out: this is every circle's and rectangle's crossing test)."""
+    if lo <= 0.0:
+        cuts, inside = ([hi], [True, False]) if 0.0 < hi < 1.0 else ([], [hi >= 1.0])
+    elif lo < 1.0:
+        cuts, inside = ([lo, hi], [False, True, False]) if hi < 1.0 else ([lo], [False, True])
+    else:
+        cuts, inside = [], [False]
+    return _transitions(in0, in1, cuts, inside)
+
+
+def _pieces(in0: bool, in1: bool, cuts: list[float], x0: float, y0: float, dx: float, dy: float,
+            inside: Callable[[list[float], list[float]], list[bool]]) -> list[tuple[float, bool]]:
+    """The changes along a segment cut at ``cuts`` (sorted fractions in (0, 1)): each
+    piece's midpoint says whether it is inside, which stays right at vertices and
+    tangents where counting crossings would not (a spurious cut costs nothing)."""
+    places = [0.0, *cuts, 1.0]
+    mids = [(a + b) / 2 for a, b in itertools.pairwise(places)]
+    return _transitions(in0, in1, cuts, inside([x0 + m * dx for m in mids], [y0 + m * dy for m in mids]))
+
+
+def ring_contains(edges: tuple[BBox, ...], x: float, y: float) -> bool:
+    """Whether the point is strictly inside the polygon of these edges (even–odd rule,
+    half-open in y; a point on an edge or vertex is not inside, as in shapely)."""
+    inside = False
+    for xi, yi, xj, yj in edges:
+        if (yi > y) != (yj > y):
+            xc = xi + (y - yi) * (xj - xi) / (yj - yi)
+            if x < xc:
+                inside = not inside
+            elif x == xc:
+                return False
+        elif yi == y == yj and (xi <= x <= xj or xj <= x <= xi):
+            return False
+    return inside
+
+
+def ring_cuts(edges: tuple[BBox, ...], x0: float, y0: float, x1: float, y1: float) -> list[float]:
+    """Fractions in (0, 1) of the segment where it meets an edge, sorted. An edge's
+    range is widened by a hair so a crossing at a vertex is never lost to rounding; an
+    edge along the segment contributes its ends."""
+    dx, dy = x1 - x0, y1 - y0
+    out: set[float] = set()
+    for ax, ay, bx, by in edges:
+        ex, ey = bx - ax, by - ay
+        wx, wy = ax - x0, ay - y0
+        den = dx * ey - dy * ex
+        if den != 0.0:
+            t = (wx * ey - wy * ex) / den
+            if 0.0 < t < 1.0 and -1e-9 <= (wx * dy - wy * dx) / den <= 1.0 + 1e-9:
+                out.add(t)
+        elif wx * dy - wy * dx == 0.0 and (dd := dx * dx + dy * dy) > 0.0:
+            for s in ((wx * dx + wy * dy) / dd, ((bx - x0) * dx + (by - y0) * dy) / dd):
+                if 0.0 < s < 1.0:
+                    out.add(s)
+    return sorted(out)
 
 
 def clip(box: BBox, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float] | None:
@@ -268,9 +350,9 @@ class LimitZone:
         return self.everyone or self.fence.applies_to(v.vehicle_id, v.org_id, v.vehicle_type, v.group)
 
 
-def _cell_range(b: BBox) -> tuple[int, int, int, int]:
-    return (math.floor(b[0] * _PER_DEG), math.floor(b[1] * _PER_DEG), math.floor(b[2] * _PER_DEG),
-            math.floor(b[3] * _PER_DEG))
+def _cell_range(b: BBox, per_deg: float) -> tuple[int, int, int, int]:
+    return (math.floor(b[0] * per_deg), math.floor(b[1] * per_deg), math.floor(b[2] * per_deg),
+            math.floor(b[3] * per_deg))
 
 
 class FenceIndex:
@@ -301,22 +383,29 @@ class FenceIndex:
         self.tree = shapely.STRtree([e.geom for e in entries]) if entries else None
         fence_reg: list[tuple[Any, Any, BBox]] = []
         zone_reg: list[tuple[Any, Any, BBox]] = []
-        cells: dict[int, list[CompiledFence]] = {}
-        zone_cells: dict[int, list[LimitZone]] = {}
+        cells: list[tuple[Any, CompiledFence]] = []
+        fine_cells: list[tuple[Any, CompiledFence]] = []
+        zone_cells: list[tuple[Any, LimitZone]] = []
         big: list[CompiledFence] = []
         big_zones: list[LimitZone] = []
-        for e in entries:  # in index order, so every cell lists its fences in that order
+        for e in entries:
             got = _cells(e)
             if got is None:
                 (big if isinstance(e, CompiledFence) else big_zones).append(e)  # type: ignore[arg-type]
                 continue
-            (fence_reg if isinstance(e, CompiledFence) else zone_reg).append((*got, e.bbox))
-            target: dict[int, list[Any]] = cells if isinstance(e, CompiledFence) else zone_cells  # type: ignore[assignment]
-            for k in (got[0] * _ROW + got[1]).tolist():
-                target.setdefault(k, []).append(e)
+            if isinstance(e, CompiledFence):
+                fence_reg.append((*got, e.bbox))
+                cells.append((got[0] * _ROW + got[1], e))
+                # (a fence in the grid is never too big for the fine one)
+                fx, fy = cast(tuple[Any, Any], _cells(e, _FINE_PER_DEG, MAX_FENCE_CELLS * 16))
+                fine_cells.append((fx * _ROW + fy, e))
+            else:
+                zone_reg.append((*got, e.bbox))
+                zone_cells.append((got[0] * _ROW + got[1], e))
         #: cell → the fences / limit zones that may meet it, in index order.
-        self.cells = {k: tuple(v) for k, v in cells.items()}
-        self.zone_cells = {k: tuple(v) for k, v in zone_cells.items()}
+        self.cells = _by_cell(cells)
+        self.fine_cells = _by_cell(fine_cells)
+        self.zone_cells = _by_cell(zone_cells)
         #: The same, as their boxes only, packed: for the common question (anything near?).
         self.fence_boxes = BoxGrid(fence_reg)
         self.zone_boxes = BoxGrid(zone_reg)
@@ -359,17 +448,27 @@ class FenceIndex:
         The box must lie in the positive quadrant (see :meth:`clear`)."""
         ix0, iy0, ix1, iy1 = int(x0 * _PER_DEG), int(y0 * _PER_DEG), int(x1 * _PER_DEG), int(y1 * _PER_DEG)
         cells = self.cells
-        if ix0 == ix1 and iy0 == iy1:
-            near: Iterable[CompiledFence] = cells.get(ix0 * _ROW + iy0, ())
-        elif (ix1 - ix0 + 1) * (iy1 - iy0 + 1) <= MAX_QUERY_CELLS:
-            got = [c for ix in range(ix0, ix1 + 1) for iy in range(iy0, iy1 + 1) if (c := cells.get(ix * _ROW + iy))]
-            near = sorted({f for c in got for f in c}, key=by_order) if len(got) > 1 else got[0] if got else ()
-        else:
-            m = _QUERY_PAD_DEG  # a circle's true box may exceed its polygon's by up to CIRCLE_TOLERANCE_M
-            near = [e for e in self.query_box((x0 - m, y0 - m, x1 + m, y1 + m)) if isinstance(e, CompiledFence)]
         # _box_meets inlined: a cell along a busy road holds dozens of fences, and the
         # call per fence was a tenth of the alarm consumer's time in `icv bench alarms`.
-        found = [f for f in near if (b := f.bbox)[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0]
+        # Over several cells, the fences are filtered first and only those found are
+        # de-duplicated and put in index order.
+        fx0, fy0 = int(x0 * _FINE_PER_DEG), int(y0 * _FINE_PER_DEG)
+        if fx0 == int(x1 * _FINE_PER_DEG) and fy0 == int(y1 * _FINE_PER_DEG):
+            found = [f for f in self.fine_cells.get(fx0 * _ROW + fy0, ())
+                     if (b := f.bbox)[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0]
+        elif ix0 == ix1 and iy0 == iy1:
+            found = [f for f in cells.get(ix0 * _ROW + iy0, ())
+                     if (b := f.bbox)[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0]
+        elif (ix1 - ix0 + 1) * (iy1 - iy0 + 1) <= MAX_QUERY_CELLS:
+            found = [f for ix in range(ix0, ix1 + 1) for iy in range(iy0, iy1 + 1)
+                     for f in cells.get(ix * _ROW + iy, ())
+                     if (b := f.bbox)[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0]
+            if len(found) > 1:
+                found = sorted(set(found), key=by_order)
+        else:
+            m = _QUERY_PAD_DEG  # a circle's true box may exceed its polygon's by up to CIRCLE_TOLERANCE_M
+            found = [e for e in self.query_box((x0 - m, y0 - m, x1 + m, y1 + m)) if isinstance(e, CompiledFence)
+                     and _box_meets(e.bbox, x0, y0, x1, y1)]
         if self.big:
             found = sorted({*found, *(f for f in self.big if _box_meets(f.bbox, x0, y0, x1, y1))}, key=by_order)
         return found
@@ -389,22 +488,40 @@ def _box_meets(b: BBox, x0: float, y0: float, x1: float, y1: float) -> bool:
     return b[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0
 
 
-def _cells(e: CompiledFence | LimitZone) -> tuple[Any, Any] | None:
+def _by_cell(regs: list[tuple[Any, _E]]) -> dict[int, tuple[_E, ...]]:
+    """Cell key → the entries registered in it, in index order (``regs`` is: each entry's
+    keys, in index order). Grouped with one sort: 10,000 fences have ~500,000 fine cells."""
+    if not regs:
+        return {}
+    keys = np.concatenate([k for k, _ in regs])
+    owner = np.repeat(np.arange(len(regs)), [len(k) for k, _ in regs])
+    order = np.argsort(keys, kind="stable")
+    keys, owner = keys[order], owner[order].tolist()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]).tolist()
+    objs = [e for _, e in regs]
+    placed = [objs[i] for i in owner]
+    bounds = [*starts, len(owner)]
+    return {k: tuple(placed[a:b]) for k, a, b in zip(keys[starts].tolist(), bounds, bounds[1:], strict=False)}
+
+
+def _cells(e: CompiledFence | LimitZone, per_deg: float = _PER_DEG, max_cells: int = MAX_FENCE_CELLS
+           ) -> tuple[Any, Any] | None:
     """The grid cells (x and y indices) a fence or zone may meet, or None if too many:
     circles and rectangles by their box (a circle is tested exactly, not as its
     polygon, so it keeps all the cells of its true box), polygons and corridors by
     their geometry (a long diagonal corridor is not in the cells its box merely spans)."""
     if not all(math.isfinite(c) for c in e.bbox):
         return None
-    ix0, iy0, ix1, iy1 = _cell_range(e.bbox)
+    ix0, iy0, ix1, iy1 = _cell_range(e.bbox, per_deg)
     n = (ix1 - ix0 + 1) * (iy1 - iy0 + 1)
-    if n > MAX_FENCE_CELLS:
+    if n > max_cells:
         return None
-    gx, gy = (g.ravel() for g in np.meshgrid(np.arange(ix0, ix1 + 1), np.arange(iy0, iy1 + 1), indexing="ij"))
+    gx = np.repeat(np.arange(ix0, ix1 + 1), iy1 - iy0 + 1)  # every (x, y), x-major
+    gy = np.tile(np.arange(iy0, iy1 + 1), ix1 - ix0 + 1)
     if n > 4 and not (isinstance(e, CompiledFence) and (e.circle is not None or e.rect is not None)):
         pad = _CELL_PAD_DEG
-        hit = shapely.intersects(e.geom, shapely.box(gx / _PER_DEG - pad, gy / _PER_DEG - pad,
-                                                     (gx + 1) / _PER_DEG + pad, (gy + 1) / _PER_DEG + pad))
+        hit = shapely.intersects(e.geom, shapely.box(gx / per_deg - pad, gy / per_deg - pad,
+                                                     (gx + 1) / per_deg + pad, (gy + 1) / per_deg + pad))
         gx, gy = gx[hit], gy[hit]
     return gx, gy
 

@@ -103,8 +103,9 @@ def locate(st: LocationState, x: Step) -> None:
     trans: list[Transition] = []
     seen: set[int] = set()
     dx, dy = lon - x0, lat - y0
-    # Circles and rectangles are settled here in closed form; shapely-tested fences
-    # are collected and tested together (one vectorised call per predicate).
+    # Circles, rectangles and small polygons are settled here in closed form;
+    # shapely-tested fences are collected and tested together (one vectorised call
+    # per predicate).
     shaped: list[CompiledFence] = []
     for f in near:
         fx0, fy0, fx1, fy1 = f.bbox
@@ -117,7 +118,7 @@ def locate(st: LocationState, x: Step) -> None:
         if in0:
             seen.add(fid)
         pin = fx0 <= lon <= fx1 and fy0 <= lat <= fy1
-        if f.circle is None and f.rect is None:
+        if not f.closed_form:
             if in0 or pin or (interp and _meets(clip(f.bbox, x0, y0, lon, lat))):
                 shaped.append(f)
             continue

@@ -184,7 +184,7 @@ class Jt808Connection(asyncio.Protocol):
                 continue
             entries.append((KIND, self.device_id, received_us, fr))
             # Consumers reassemble packets from the log; other frames they would decode as here.
-            decoded.append(None if packet or not (hint is None or jt808.same_without_hint(msg, hint)) else msg)
+            decoded.append(msg if not packet and jt808.same_without_hint(msg, hint) else None)
             if packet:
                 acks.append((msg.seq, mid))
                 self._packet(msg)
