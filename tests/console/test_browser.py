@@ -242,14 +242,10 @@ def test_detail_shows_live_values(page: Any, demo: Demo, alarm_terminal: AlarmTe
     plates = page.evaluate("""() => { const c = window.icvConsole; return c.map.queryRenderedFeatures(
         { layers: ['vehicle-plates'] }).map(f => f.properties.k).concat([c.detail.key]); }""")
     assert plates[-1] not in plates[:-1]
-    # Not under the alarm panel that floats over the map: the camera put it in the
-    # middle of what the panel leaves of the map.
-    # Selected again, with the map at rest: on a slow machine (software rendering) the
-    # camera move of the first click was seen to end at the map's centre instead;
-    # the placement is what is asserted here.
-    page.wait_for_function("() => !window.icvConsole.map.isMoving()", timeout=WAIT_MS)
-    page.evaluate("() => window.icvConsole.select(window.icvConsole.detail.key)")
-    page.wait_for_timeout(100)
+    # Not under the alarm panel that floats over the map: the click's camera move put
+    # it in the middle of what the panel leaves of the map. (The detail panel, opened
+    # by the same click, narrows the map: the move is computed for the new size. Under
+    # CPU load, with MapLibre's resize observer late, half the offset was lost.)
     page.wait_for_function("() => !window.icvConsole.map.isMoving()", timeout=WAIT_MS)
     mark, panel, canvas = page.evaluate("""() => ['.veh-selected', '#alarm-panel', '#map']
         .map(s => document.querySelector(s).getBoundingClientRect().toJSON())""")

@@ -15,7 +15,7 @@ import { applyI18n, getLang, onLangChange, setLang, t, type Key } from "./i18n";
 import { LiveClient, type LiveStatus } from "./live";
 import { createMap, relabel } from "./map/basemap";
 import { iconDataUrl } from "./map/icons";
-import { centreOffset, overlayInsets } from "./map/insets";
+import { centreOffset, overlayInsets, syncSize } from "./map/insets";
 import { VEHICLE_LAYER, VehiclesLayer } from "./map/vehicles";
 import { DetailPanel } from "./panels/detail";
 import { ListPanel } from "./panels/list";
@@ -146,6 +146,7 @@ async function start(me: Me): Promise<void> {
     list.setSelected(key);
     detail.show(key);
     const p = key ? fleet.get(key)?.item.position : null;
+    syncSize(map); // the detail panel, just shown, narrows the map
     if (p) map.easeTo({ center: display.project(p.lon, p.lat), zoom: Math.max(map.getZoom(), 14), duration: 600,
       offset: uncoveredOffset() });
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { centreOffset, coveredInsets } from "../src/map/insets";
+import { centreOffset, coveredInsets, syncSize } from "../src/map/insets";
 
 const MAP = { left: 300, top: 50, right: 1300, bottom: 850 }; // 1000 × 800
 
@@ -32,5 +32,29 @@ describe("coveredInsets", () => {
   it("centres in what is left", () => {
     expect(centreOffset({ left: 0, top: 0, right: 394, bottom: 0 })).toEqual([-197, 0]);
     expect(centreOffset({ left: 100, top: 40, right: 0, bottom: 0 })).toEqual([50, 20]);
+  });
+});
+
+describe("syncSize", () => {
+  const fakeMap = (box: [number, number], canvas: [number, number]) => {
+    const m = {
+      resized: 0,
+      getContainer: () => ({ clientWidth: box[0], clientHeight: box[1] }) as HTMLElement,
+      getCanvas: () => ({ clientWidth: canvas[0], clientHeight: canvas[1] }) as HTMLCanvasElement,
+      resize: () => (m.resized += 1),
+    };
+    return m;
+  };
+
+  it("resizes the map when a panel has narrowed its container", () => {
+    const m = fakeMap([750, 852], [1110, 852]);
+    syncSize(m);
+    expect(m.resized).toBe(1);
+  });
+
+  it("leaves a map of the right size alone (no spurious move events)", () => {
+    const m = fakeMap([750, 852], [750, 852]);
+    syncSize(m);
+    expect(m.resized).toBe(0);
   });
 });

@@ -10,6 +10,7 @@ import { FenceDrawer } from "../fences/draw";
 import { corridorPolygons, shapeFeatures } from "../fences/geometry";
 import { createMap, FONT, relabel } from "../map/basemap";
 import { addVehicleIcons } from "../map/icons";
+import { syncSize } from "../map/insets";
 import { severityColour } from "../alarms/model";
 import { getLang } from "../i18n";
 import type { ConsoleConfig } from "../types";
@@ -150,6 +151,7 @@ export class HazmatMap {
     const pad = 0.002;
     const bounds: LngLatBoundsLike = [[Math.min(...xs) - pad, Math.min(...ys) - pad],
       [Math.max(...xs) + pad, Math.max(...ys) + pad]];
+    syncSize(this.map); // the view around the map may have changed since it was placed
     this.map.fitBounds(bounds, { padding, maxZoom: 15, duration: animate ? 500 : 0 });
   }
 }

@@ -66,3 +66,14 @@ export function overlayInsets(mapEl: HTMLElement, container: ParentNode): Insets
   }
   return coveredInsets(mapEl.getBoundingClientRect(), boxes);
 }
+
+/** Brings the map's canvas to its container's size now, if a layout change (a side
+ * panel opening) has altered it and MapLibre's resize observer has not caught up. A
+ * camera move computed before that places ``offset`` against the old centre: with
+ * the detail panel just opened, half its width of the offset was lost (seen under CPU
+ * load, where the observer fired after the move had started). */
+export function syncSize(map: { getContainer(): HTMLElement; getCanvas(): HTMLCanvasElement; resize(): unknown }): void {
+  const box = map.getContainer();
+  const canvas = map.getCanvas();
+  if (box.clientWidth !== canvas.clientWidth || box.clientHeight !== canvas.clientHeight) map.resize();
+}
