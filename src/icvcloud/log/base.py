@@ -34,6 +34,10 @@ OnDurable = Callable[[BaseException | None], None]
 
 
 class Log(abc.ABC):
+    #: Whether ``append``'s ``decoded`` reaches this log's consumers (a log keeping its
+    #: newest records in memory); a producer need not build it otherwise.
+    keeps_decoded: bool = False
+
     @abc.abstractmethod
     async def open(self) -> None: ...
 

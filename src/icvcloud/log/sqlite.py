@@ -86,6 +86,7 @@ class SqliteLog(Log):
         #: whatever it holds, so a little patience buys CPU at low and middle rates.
         self.linger_s = linger_s
         self.max_batch = max_batch
+        self.keeps_decoded = tail_records > 0
         self._first_pending_at = 0.0
         # Entries laid end to end (4 values and a slot for prev_offset each), built on
         # the event loop so the writer thread runs little Python (see icvcloud.sqlite_batch).

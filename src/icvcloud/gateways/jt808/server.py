@@ -142,8 +142,10 @@ class Jt808Connection(asyncio.Protocol):
 
     def _process(self, frames: list[bytes], t0: float) -> None:
         entries: list[Entry] = []
-        # What the log's consumers would decode from each entry (they share it).
+        # What the log's consumers would decode from each entry (they share it), if
+        # the log hands it to them.
         decoded: list[jt808.Message | None] = []
+        keep = self.server.log.keeps_decoded
         acks: list[tuple[int, int]] = []
         out: list[bytes] = []
         stats = self.server.stats
@@ -184,7 +186,8 @@ class Jt808Connection(asyncio.Protocol):
                 continue
             entries.append((KIND, self.device_id, received_us, fr))
             # Consumers reassemble packets from the log; other frames they would decode as here.
-            decoded.append(msg if not packet and jt808.same_without_hint(msg, hint) else None)
+            if keep:
+                decoded.append(msg if not packet and jt808.same_without_hint(msg, hint) else None)
             if packet:
                 acks.append((msg.seq, mid))
                 self._packet(msg)
@@ -227,7 +230,7 @@ class Jt808Connection(asyncio.Protocol):
             server.stats.reports += reports
             server.stats.ack_latency.observe(time.monotonic() - t0)
 
-        server.log.append(entries, on_durable, decoded)
+        server.log.append(entries, on_durable, decoded or None)
 
     def _identify(self, msg: jt808.Message) -> None:
         device_id = normalise_device_id(msg.phone)
