@@ -42,7 +42,7 @@ from typing import Any
 import psutil
 from shapely.geometry import LineString, shape
 
-from bench.common import MARK_POLL_S, FleetMarks, emit, sent_in_window
+from bench.common import MARK_POLL_S, FleetMarks, check_marks, emit, sent_in_window
 from bench.ingest import free_port, start_fleet, start_server
 
 TARGET_RPS = 20_000
@@ -267,13 +267,13 @@ def run(vehicles: int, interval_s: float, seconds: float, warmup_s: float, n_fen
                 warm = (time.monotonic(), _cpu(proc), h)
                 reader.measuring = True
         reader.measuring = False
-        end_mono, end_cpu, end_h = ended or (time.monotonic(), _cpu(proc), _health(api, 60.0))
+        check_marks(warm is not None, ended is not None)
+        assert warm is not None and ended is not None
+        end_mono, end_cpu, end_h = ended
         # Let the alarm consumer finish what it has (how far behind it fell is a figure too).
         drain_deadline = time.monotonic() + 60
         while time.monotonic() < drain_deadline and (_try_health(api) or {}).get("alarm_lag", 1) > 0:
             time.sleep(0.2)
-        if warm is None:
-            raise RuntimeError("the fleet never finished its warm-up")
         window = end_mono - warm[0]
         fl = json.loads(stats_file.read_text())
         evaluated = end_h["alarm_positions"] - warm[2]["alarm_positions"]

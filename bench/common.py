@@ -65,6 +65,15 @@ class FleetMarks:
         return self._end.exists()
 
 
+def check_marks(warmed: bool, ended: bool) -> None:
+    """A fleet that exited without both marks did not run as asked (it crashed or was
+    killed): a window taken from its start or exit instead would give wrong figures."""
+    if not warmed:
+        raise RuntimeError("the fleet ended without marking the start of its measured window")
+    if not ended:
+        raise RuntimeError("the fleet ended without marking the end of its measured window")
+
+
 def sent_in_window(fleet_stats: Mapping[str, Any]) -> int:
     """Reports a fleet sent in its measured window (older stats files: after the warm-up)."""
     return int(fleet_stats.get("sent_in_window", fleet_stats.get("sent_after_warmup", fleet_stats["sent"])))

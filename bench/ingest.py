@@ -34,7 +34,7 @@ from typing import Any
 
 import psutil
 
-from bench.common import MARK_POLL_S, FleetMarks, emit, sent_in_window
+from bench.common import MARK_POLL_S, FleetMarks, check_marks, emit, sent_in_window
 
 TARGET_RPS = 20_000
 TARGET_P99_MS = 50.0
@@ -158,7 +158,9 @@ def run_baseline(vehicles: int, interval_s: float, seconds: float, warmup_s: flo
             if ended is None and marks.end():
                 with contextlib.suppress(psutil.Error):
                     ended = (_cpu_s(proc), _cpu_s(fleet_proc), time.monotonic())
-        cpu_end, fleet_cpu, end_at = ended or (_cpu_s(proc), fleet_warm, time.monotonic())
+        check_marks(warmed, ended is not None)
+        assert ended is not None
+        cpu_end, fleet_cpu, end_at = ended
         window = end_at - at_warm
         fl = json.loads(stats_file.read_text())
         reports = max(1, sent_in_window(fl))
@@ -230,8 +232,8 @@ def run(vehicles: int, interval_s: float, seconds: float, warmup_s: float, keep:
                 warm, warmed = _Mark.take(proc, fleet_proc, api), True
             if end is None and marks.end():
                 end = _Mark.take(proc, fleet_proc, api)
-        if end is None:
-            raise RuntimeError("the fleet ended without marking the end of its measured window")
+        check_marks(warmed, end is not None)
+        assert end is not None
         # Let the store consumer finish what is durable: CPU per report counts the
         # whole of the work, storing included.
         deadline = time.monotonic() + 120

@@ -7,7 +7,8 @@ import json
 import math
 from pathlib import Path
 
-from bench.common import FleetMarks, sent_in_window
+import pytest
+from bench.common import FleetMarks, check_marks, sent_in_window
 from bench.ingest import bucket_quantile, free_port, start_ack_server, start_fleet
 
 
@@ -68,3 +69,13 @@ def test_fleet_marks_its_measured_window(tmp_path: Path) -> None:
     assert 60 <= end - warm <= 180
     assert stats["sent"] >= end >= warm > 0
     assert Path(f"{stats_file}.end").stat().st_mtime <= stats_file.stat().st_mtime
+
+
+def test_a_fleet_without_its_marks_gives_no_figures() -> None:
+    """Every bench refuses a window the fleet did not mark (it crashed or was killed)
+    rather than measure from its start or exit."""
+    check_marks(True, True)
+    with pytest.raises(RuntimeError, match="start of its measured window"):
+        check_marks(False, True)
+    with pytest.raises(RuntimeError, match="end of its measured window"):
+        check_marks(True, False)
