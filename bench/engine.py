@@ -184,8 +184,10 @@ class Stream:
         return out
 
 
-def build_stream(n_vehicles: int, reports_per_vehicle: int, net: RoadNetwork, seed: int = 7) -> Stream:
-    """Reports of ``n_vehicles`` driving the network, in arrival order."""
+def build_stream(n_vehicles: int, reports_per_vehicle: int, net: RoadNetwork, seed: int = 7,
+                 every_s: float | None = None) -> Stream:
+    """Reports of ``n_vehicles`` driving the network, in arrival order: every ``every_s``
+    seconds, or by default every 30 s (hazmat vehicles every 10 s)."""
     rng = random.Random(seed)
     types = list(TYPES)
     weights = list(TYPES.values())
@@ -195,7 +197,7 @@ def build_stream(n_vehicles: int, reports_per_vehicle: int, net: RoadNetwork, se
     late = 0
     for vi, v in enumerate(vehicles):
         route = net.random_route(rng, min_length_m=5000)
-        every = 10.0 if v.vehicle_type.startswith("hazmat") else 30.0
+        every = every_s if every_s is not None else 10.0 if v.vehicle_type.startswith("hazmat") else 30.0
         t = rng.uniform(0, every)
         s = rng.uniform(0, route.length_m)
         direction = 1.0
