@@ -54,6 +54,16 @@ export function indexAt(times: number[], t: number): number {
   return lo;
 }
 
+/** The report a finding at ``t`` points to: of the reports at exactly that time (two
+ * can share a second), the first with an alarm bit set; otherwise {@link indexAt}'s. */
+export function findingIndex(points: { alarm: number }[], times: number[], t: number): number {
+  let i = indexAt(times, t);
+  if (times[i] !== t) return i;
+  while (i > 0 && times[i - 1] === t) i--;
+  for (let j = i; j < times.length && times[j] === t; j++) if (points[j].alarm) return j;
+  return indexAt(times, t);
+}
+
 export interface PlaybackPosition {
   index: number;
   lon: number;
@@ -63,9 +73,10 @@ export interface PlaybackPosition {
 }
 
 /** Where the vehicle was at ``t``: linear between the reports around it. */
-export function positionAt(points: TrackPoint[], times: number[], t: number): PlaybackPosition | null {
+export function positionAt(points: TrackPoint[], times: number[], t: number, index?: number
+): PlaybackPosition | null {
   if (!points.length) return null;
-  const i = indexAt(times, t);
+  const i = index !== undefined && times[index] === t ? index : indexAt(times, t);
   const a = points[i];
   const b = points[i + 1];
   if (!b || times[i + 1] === times[i] || t <= times[i]) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { beijingMidnight, fmtMs, fromLocalInput, toLocalInput } from "../src/format";
-import { bitNames, haversineM, indexAt, positionAt, speedClass, speedSegments, trackLengthKm } from "../src/playback-math";
+import { bitNames, findingIndex, haversineM, indexAt, positionAt, speedClass, speedSegments, trackLengthKm } from "../src/playback-math";
 import type { TrackPoint } from "../src/types";
 
 function pt(i: number, speed: number, over: Partial<TrackPoint> = {}): TrackPoint {
@@ -73,5 +73,29 @@ describe("Beijing time", () => {
     expect(fromLocalInput("bad")).toBeNull();
     expect(fmtMs(beijingMidnight(ms))).toBe("2026-05-01 00:00:00");
     expect(fmtMs(beijingMidnight(Date.UTC(2026, 4, 1, 16, 0, 0)))).toBe("2026-05-02 00:00:00");
+  });
+});
+
+describe("findingIndex", () => {
+  const times = [1000, 2000, 2000, 2000, 3000];
+
+  it("picks the report with the alarm among those sharing the finding's second", () => {
+    expect(findingIndex([{ alarm: 0 }, { alarm: 0 }, { alarm: 1 }, { alarm: 0 }, { alarm: 0 }], times, 2000)).toBe(2);
+    expect(findingIndex([{ alarm: 0 }, { alarm: 4 }, { alarm: 0 }, { alarm: 0 }, { alarm: 0 }], times, 2000)).toBe(1);
+  });
+
+  it("is the last report at or before the time otherwise", () => {
+    const quiet = times.map(() => ({ alarm: 0 }));
+    expect(findingIndex(quiet, times, 2000)).toBe(indexAt(times, 2000));
+    expect(findingIndex(quiet, times, 2500)).toBe(3);
+    expect(findingIndex(quiet, times, 500)).toBe(0);
+  });
+
+  it("positionAt stands on the report it is given at that time", () => {
+    const pts = [0, 1, 2, 3, 4].map((i) => ({ lon: 118 + i / 100, lat: 36.8, heading_deg: 0, speed_kmh: i }) as TrackPoint);
+    expect(positionAt(pts, times, 2000, 1)?.index).toBe(1);
+    expect(positionAt(pts, times, 2000, 1)?.lon).toBe(118.01);
+    expect(positionAt(pts, times, 2000)?.index).toBe(3);
+    expect(positionAt(pts, times, 2500, 1)?.index).toBe(3); // not at that time: ignored
   });
 });

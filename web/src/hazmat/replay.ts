@@ -66,10 +66,12 @@ export function replayView(ctx: HazmatContext, id: number): HazmatView {
   let player: Player | null = null;
   let resize: ResizeObserver | null = null;
 
-  function seek(iso: string, at: LonLat | null): void {
+  /** To a time; a finding's goes to its report (the one with the alarm, if two share the second). */
+  function seek(iso: string, at: LonLat | null, finding = false): void {
     if (!player) return;
     player.panel.pause();
-    player.panel.seek(Date.parse(iso));
+    if (finding) player.panel.seekFinding(Date.parse(iso));
+    else player.panel.seek(Date.parse(iso));
     if (at && hmap) hmap.map.easeTo({ center: ctx.display.project(at[0], at[1]), duration: 400 });
   }
 
@@ -83,7 +85,7 @@ export function replayView(ctx: HazmatContext, id: number): HazmatView {
         + `width:${Math.max(0.4, x(times[b]) - x(times[a]))}%` })),
       ...findings.map((f, i) => h("b", { class: "hz-strip-finding", "data-index": i, title: findingTypeName(f.alarm_type),
         style: `left:${x(Date.parse(f.start_time))}%;background:${severityColour(f.severity)}`,
-        onclick: () => seek(f.start_time, f.lon != null && f.lat != null ? [f.lon, f.lat] : null) }, i + 1)));
+        onclick: () => seek(f.start_time, f.lon != null && f.lat != null ? [f.lon, f.lat] : null, true) }, i + 1)));
     const align = () => {
       const slider = p.root.querySelector<HTMLElement>("input[type=range]");
       if (!slider) return;
@@ -109,7 +111,8 @@ export function replayView(ctx: HazmatContext, id: number): HazmatView {
       stats,
       legend(),
       h("h3", {}, hx("wd.findings")),
-      findingList(trip.findings, (f) => seek(f.start_time, f.lon != null && f.lat != null ? [f.lon, f.lat] : null)),
+      findingList(trip.findings, (f) => seek(f.start_time, f.lon != null && f.lat != null ? [f.lon, f.lat] : null,
+        true)),
       h("h3", {}, hx("wd.history")),
       historyList(trip),
     );

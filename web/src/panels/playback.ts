@@ -11,7 +11,7 @@ import { flagName, onLangChange, t } from "../i18n";
 import { FONT } from "../map/basemap";
 import { iconName } from "../map/icons";
 import {
-  bitNames, positionAt, SPEED_CLASSES, speedSegments, trackLengthKm, type PlaybackPosition,
+  bitNames, findingIndex, positionAt, SPEED_CLASSES, speedSegments, trackLengthKm, type PlaybackPosition,
 } from "../playback-math";
 import type { TrackOut } from "../types";
 import { h } from "../ui/dom";
@@ -254,11 +254,18 @@ export class PlaybackPanel {
     this.renderText();
   }
 
-  seek(tMs: number): void {
+  /** Moves to the report a finding at ``tMs`` points to ({@link findingIndex}). */
+  seekFinding(tMs: number): void {
+    const tr = this.track;
+    if (tr && this.times.length) this.seek(tMs, findingIndex(tr.points, this.times, tMs));
+  }
+
+  /** Moves to ``tMs``; ``index`` picks one of several reports at exactly that time. */
+  seek(tMs: number, index?: number): void {
     const tr = this.track;
     if (!tr || !this.times.length) return;
     this.t = tMs;
-    const pos = positionAt(tr.points, this.times, tMs);
+    const pos = positionAt(tr.points, this.times, tMs, index);
     const prev = this.current?.index;
     this.current = pos;
     if (!pos) return;
