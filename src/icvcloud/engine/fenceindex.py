@@ -216,10 +216,10 @@ class CompiledFence:
             span = clip(self.bbox, x0, y0, x1, y1)
             if span is None or span[1] < 0.0 or span[0] > 1.0:
                 return []  # the segment misses even the bounding box
-        if self.edges is not None:
-            return _pieces(in0, in1, ring_cuts(self.edges, x0, y0, x1, y1), x0, y0, x1 - x0, y1 - y0,
-                           lambda xs, ys: [ring_contains(self.edges, x, y)  # type: ignore[arg-type]
-                                           for x, y in zip(xs, ys, strict=True)])
+        edges = self.edges
+        if edges is not None:
+            return _pieces(in0, in1, ring_cuts(edges, x0, y0, x1, y1), x0, y0, x1 - x0, y1 - y0,
+                           lambda xs, ys: [ring_contains(edges, x, y) for x, y in zip(xs, ys, strict=True)])
         if seg is None:
             seg = shapely.LineString([(x0, y0), (x1, y1)])
         if not in0 and not in1 and not self.geom.intersects(seg):
@@ -448,27 +448,25 @@ class FenceIndex:
         The box must lie in the positive quadrant (see :meth:`clear`)."""
         ix0, iy0, ix1, iy1 = int(x0 * _PER_DEG), int(y0 * _PER_DEG), int(x1 * _PER_DEG), int(y1 * _PER_DEG)
         cells = self.cells
-        # _box_meets inlined: a cell along a busy road holds dozens of fences, and the
-        # call per fence was a tenth of the alarm consumer's time in `icv bench alarms`.
-        # Over several cells, the fences are filtered first and only those found are
-        # de-duplicated and put in index order.
+        several = False  # cells whose lists may share fences
         fx0, fy0 = int(x0 * _FINE_PER_DEG), int(y0 * _FINE_PER_DEG)
         if fx0 == int(x1 * _FINE_PER_DEG) and fy0 == int(y1 * _FINE_PER_DEG):
-            found = [f for f in self.fine_cells.get(fx0 * _ROW + fy0, ())
-                     if (b := f.bbox)[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0]
+            near: Iterable[CompiledFence] = self.fine_cells.get(fx0 * _ROW + fy0, ())
         elif ix0 == ix1 and iy0 == iy1:
-            found = [f for f in cells.get(ix0 * _ROW + iy0, ())
-                     if (b := f.bbox)[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0]
+            near = cells.get(ix0 * _ROW + iy0, ())
         elif (ix1 - ix0 + 1) * (iy1 - iy0 + 1) <= MAX_QUERY_CELLS:
-            found = [f for ix in range(ix0, ix1 + 1) for iy in range(iy0, iy1 + 1)
-                     for f in cells.get(ix * _ROW + iy, ())
-                     if (b := f.bbox)[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0]
-            if len(found) > 1:
-                found = sorted(set(found), key=by_order)
+            near = itertools.chain.from_iterable(cells.get(ix * _ROW + iy, ()) for ix in range(ix0, ix1 + 1)
+                                                 for iy in range(iy0, iy1 + 1))
+            several = True
         else:
             m = _QUERY_PAD_DEG  # a circle's true box may exceed its polygon's by up to CIRCLE_TOLERANCE_M
-            found = [e for e in self.query_box((x0 - m, y0 - m, x1 + m, y1 + m)) if isinstance(e, CompiledFence)
-                     and _box_meets(e.bbox, x0, y0, x1, y1)]
+            near = [e for e in self.query_box((x0 - m, y0 - m, x1 + m, y1 + m)) if isinstance(e, CompiledFence)]
+        # _box_meets inlined: a cell along a busy road holds dozens of fences, and the
+        # call per fence was a tenth of the alarm consumer's time in `icv bench alarms`.
+        found = [f for f in near if (b := f.bbox)[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0]
+        if several and len(found) > 1:
+            # Only the fences found are de-duplicated and put in index order.
+            found = sorted(set(found), key=by_order)
         if self.big:
             found = sorted({*found, *(f for f in self.big if _box_meets(f.bbox, x0, y0, x1, y1))}, key=by_order)
         return found
