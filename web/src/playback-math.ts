@@ -57,11 +57,12 @@ export function indexAt(times: number[], t: number): number {
 /** The report a finding at ``t`` points to: of the reports at exactly that time (two
  * can share a second), the first with an alarm bit set; otherwise {@link indexAt}'s. */
 export function findingIndex(points: { alarm: number }[], times: number[], t: number): number {
-  let i = indexAt(times, t);
-  if (times[i] !== t) return i;
+  const last = indexAt(times, t);
+  if (times[last] !== t) return last;
+  let i = last;
   while (i > 0 && times[i - 1] === t) i--;
-  for (let j = i; j < times.length && times[j] === t; j++) if (points[j].alarm) return j;
-  return indexAt(times, t);
+  for (; i <= last; i++) if (points[i].alarm) return i;
+  return last;
 }
 
 export interface PlaybackPosition {

@@ -75,6 +75,10 @@ export function replayView(ctx: HazmatContext, id: number): HazmatView {
     if (at && hmap) hmap.map.easeTo({ center: ctx.display.project(at[0], at[1]), duration: 400 });
   }
 
+  function seekFinding(f: TripFinding): void {
+    seek(f.start_time, f.lon != null && f.lat != null ? [f.lon, f.lat] : null, true);
+  }
+
   /** Spans outside the corridor and the findings' ticks, under the slider. */
   function drawStrip(times: number[], outside: number[], findings: TripFinding[]): void {
     const p = player!;
@@ -85,7 +89,7 @@ export function replayView(ctx: HazmatContext, id: number): HazmatView {
         + `width:${Math.max(0.4, x(times[b]) - x(times[a]))}%` })),
       ...findings.map((f, i) => h("b", { class: "hz-strip-finding", "data-index": i, title: findingTypeName(f.alarm_type),
         style: `left:${x(Date.parse(f.start_time))}%;background:${severityColour(f.severity)}`,
-        onclick: () => seek(f.start_time, f.lon != null && f.lat != null ? [f.lon, f.lat] : null, true) }, i + 1)));
+        onclick: () => seekFinding(f) }, i + 1)));
     const align = () => {
       const slider = p.root.querySelector<HTMLElement>("input[type=range]");
       if (!slider) return;
@@ -111,8 +115,7 @@ export function replayView(ctx: HazmatContext, id: number): HazmatView {
       stats,
       legend(),
       h("h3", {}, hx("wd.findings")),
-      findingList(trip.findings, (f) => seek(f.start_time, f.lon != null && f.lat != null ? [f.lon, f.lat] : null,
-        true)),
+      findingList(trip.findings, seekFinding),
       h("h3", {}, hx("wd.history")),
       historyList(trip),
     );
