@@ -292,7 +292,10 @@ def test_playback_draws_the_track_and_the_marker_advances(page: Any, demo: Demo)
     n = page.evaluate("() => window.icvConsole.playback.track.points.length")
     assert re.search(rf"{n} 个点", page.inner_text("#pb-info"))
     # The track is drawn on the map, coloured by speed, with start and end marked.
+    # (Line and ends are separate sources, each parsed by MapLibre's worker in its own time.)
     page.wait_for_function("() => window.icvConsole.map.queryRenderedFeatures({layers: ['pb-line']}).length > 0",
+                           timeout=WAIT_MS)
+    page.wait_for_function("() => window.icvConsole.map.queryRenderedFeatures({layers: ['pb-ends']}).length >= 2",
                            timeout=WAIT_MS)
     assert page.evaluate("() => window.icvConsole.map.queryRenderedFeatures({layers: ['pb-ends']}).length") == 2
     # The live vehicles make way for the track.
