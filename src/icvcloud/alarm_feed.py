@@ -113,7 +113,8 @@ def command_json(c: Command) -> dict[str, Any]:
     """A command as JSON (the API's shape)."""
     return {"id": c.id, "vehicle_id": c.vehicle_id, "device_id": c.device_id, "msg_id": f"0x{c.msg_id:04x}",
             "body": c.body, "state": c.state, "seq": c.seq, "result": c.result, "answer": c.answer,
-            "detail": c.detail, "user": c.user, "alarm_id": c.alarm_id, "created_at": c.created_at.isoformat(),
+            "detail": c.detail, "user": c.user, "alarm_id": c.alarm_id, "alarm_ref": c.alarm_ref,
+            "created_at": c.created_at.isoformat(),
             "sent_at": c.sent_at.isoformat() if c.sent_at else None,
             "answered_at": c.answered_at.isoformat() if c.answered_at else None,
             "expires_at": c.expires_at.isoformat()}

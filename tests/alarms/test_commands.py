@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,21 @@ from icvcloud.api.alarm_services import AlarmServices
 from icvcloud.app.admission import StoreAdmission
 from icvcloud.app.commands import CommandService
 from icvcloud.gateways.jt808 import Jt808Gateway
+from icvcloud.gateways.jt808.attachment_request import (
+    AlarmNumbers,
+    AttachmentRequestSettings,
+    describe,
+    encode_request_body,
+    request_for,
+)
 from icvcloud.gateways.jt808.downlink import Jt808Downlink
 from icvcloud.live import LiveHub
 from icvcloud.log.sqlite import SqliteLog
 from icvcloud.model import Vehicle
 from icvcloud.protocols import jt808
+from icvcloud.sim.attachments import identification
 from icvcloud.sim.terminal import ONLINE
+from icvcloud.store.base import Scope
 from icvcloud.store.sqlite import SqliteStore
 from icvcloud.store.sqlite_alarms import SqliteAlarmStore
 from tests.terminals import ScriptedTerminal, scripted, until
@@ -135,6 +145,32 @@ async def test_text_reaches_the_terminal_and_its_answer_is_recorded(stack: Stack
     assert c["answered_at"] is not None
     states = [m["command"]["state"] for m in _drain(sub) if m["type"] == "command"]
     assert states == ["sent", "acknowledged"]
+
+
+async def test_a_request_the_platform_sends_for_an_alarm_is_tracked(stack: Stack, terminal: ScriptedTerminal) -> None:
+    """0x9208 (asking for an active-safety alarm's files) is sent by the platform on its
+    own: recorded as the user ``platform``, under the alarm number it names, and
+    followed to the terminal's answer like a person's command."""
+    sub = stack.feed.subscribe(AlarmSubscription())
+    ident = identification("0000001", datetime(2025, 3, 1, 2, 0, tzinfo=UTC), 1, 2)
+    req = request_for(PHONE, ident, AttachmentRequestSettings("127.0.0.1", 7000, 0, AlarmNumbers(b"k")))
+    seq = await stack.commands.send_for_alarm(PHONE, 0x9208, encode_request_body(req), describe(req),
+                                              req.alarm_number)
+    assert seq is not None
+    await until(lambda: terminal.of(0x9208) != [], "the request at the terminal")
+    (msg,) = terminal.of(0x9208)
+    assert msg.seq == seq and msg.body.alarm_number == req.alarm_number
+    (cmd,) = await stack.alarms.list_commands(Scope.all(), stack.vehicle)
+    while (c := await stack.state_of(cmd.id))["state"] == "sent":
+        await asyncio.sleep(0.01)
+    assert (c["msg_id"], c["user"], c["alarm_ref"], c["seq"]) == ("0x9208", "platform", req.alarm_number, seq)
+    assert c["state"] == "acknowledged" and c["answer"]["reply_msg_id"] == 0x9208
+    assert c["body"]["alarm_number"] == req.alarm_number and c["body"]["tcp_port"] == 7000
+    assert [m["command"]["state"] for m in _drain(sub) if m["type"] == "command"] == ["sent", "acknowledged"]
+    # A terminal that is not connected: nothing sent, nothing recorded (the requester retries).
+    assert await stack.commands.send_for_alarm(OTHER, 0x9208, encode_request_body(req), describe(req),
+                                               req.alarm_number) is None
+    assert await stack.alarms.list_commands(Scope.all(), stack.offline_vehicle) == []
 
 
 def _drain(sub: AlarmSubscription) -> list[dict[str, Any]]:

@@ -10,8 +10,8 @@ zone forbidden to it, drives 4 h 30 min without a rest, raises ADAS and DSM
 alarms with evidence files, and goes offline. Every alarm must reach the WebSocket
 as new exactly once and the store exactly once; an operator then sends the driver
 a text through the API, the terminal answers 0x0001, and the command, the handling
-and the evidence are on record (the evidence files in the
-embedded mode: the scale-out mode has no attachment server yet).
+and the evidence are on record (the evidence files, and the platform's tracked 0x9208
+asking for them, in the embedded mode: the scale-out mode has no attachment server yet).
 """
 
 from __future__ import annotations
@@ -200,8 +200,17 @@ async def test_alarms_end_to_end(site: Site) -> None:
             aid = by_type[kind]["id"]
             while len((d := await call("GET", f"/alarms/{aid}", operator))["attachments"]) < 2:
                 await asyncio.sleep(0.05)
-            sent = unit.files[by_type[kind]["details"]["alarm_ref"]]
+            ref = by_type[kind]["details"]["alarm_ref"]
+            sent = unit.files[ref]
             assert sorted(a["file_name"] for a in d["attachments"]) == sorted(f.name for f in sent)
+            # The platform's request for them is on the alarm's record, answered by the terminal.
+            while [c["state"] for c in d["commands"]] != ["acknowledged"]:
+                assert all(c["state"] == "sent" for c in d["commands"]), d["commands"]
+                await asyncio.sleep(0.05)
+                d = await call("GET", f"/alarms/{aid}", operator)
+            (req,) = d["commands"]
+            assert (req["msg_id"], req["user"], req["alarm_ref"]) == ("0x9208", "platform", ref)
+            assert req["body"]["alarm_number"] == ref and req["answer"]["reply_seq"] == req["seq"]
             for a in d["attachments"]:
                 r = await http.get(a["url"].removeprefix("/api/v1"), headers={"Authorization": f"Bearer {operator}"})
                 assert r.status_code == 200 and r.content == next(f.data for f in sent if f.name == a["file_name"])

@@ -329,6 +329,26 @@ async def test_attachments_link_whichever_comes_first(db: Db) -> None:
     assert await db.alarms.get_attachment(Scope.of(db.org_b), early) is None
 
 
+async def test_attachment_requests_link_to_their_alarm_whichever_comes_first(db: Db) -> None:
+    """The platform's 0x9208 is a command filed under the alarm number it names: the
+    requester and the alarm consumer read the log apart, so either may store first."""
+    def request(**kw: object) -> Command:
+        return _cmd(db, msg_id=0x9208, body={"alarm_number": "ref1"}, user="platform", alarm_ref="ref1", **kw)
+
+    early = await db.alarms.add_command(request())
+    other = await db.alarms.add_command(_cmd(db, device_id="1002", msg_id=0x9208, alarm_ref="ref1"))  # not its device
+    (c,) = await apply(db, [event(db, "k", "instant", 0, alarm_type="adas.fcw", category="active_safety",
+                                  alarm_ref="ref1")])
+    late = await db.alarms.add_command(request())
+    cmds = await db.alarms.list_commands(ALL, db.tanker)
+    assert {(x.id, x.alarm_id, x.alarm_ref) for x in cmds} == {
+        (late, c.alarm.id, "ref1"), (early, c.alarm.id, "ref1"), (other, None, "ref1")}
+    got = await db.alarms.get_command(ALL, late)
+    assert got is not None and got.user == "platform" and got.body == {"alarm_number": "ref1"}
+    # A person's command carries no alarm number.
+    assert (await db.alarms.get_command(ALL, await db.alarms.add_command(_cmd(db)))).alarm_ref is None  # type: ignore[union-attr]
+
+
 async def test_prune(db: Db) -> None:
     old = [event(db, "old", "end", 0, end_minute=1)]
     await apply(db, old)

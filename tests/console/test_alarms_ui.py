@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from icvcloud.protocols import jt808
+from icvcloud.sim.attachments import ActiveSafetyTerminal
 from tests.terminals import Source
 
 from .live_demo import (
@@ -156,6 +157,44 @@ def test_handle_with_a_text_to_the_driver(page: Any, demo: Demo, terminal: Alarm
     page.wait_for_selector(f"#alarm-list li[data-alarm-id='{alarm_id}'][data-state='handled']")
     shot(page, "alarms-04-handled")
     page.select_option("#alarm-filter-state", "")
+    page.click("#alarm-detail-close")
+
+
+def test_evidence_and_the_request_for_it_on_the_alarm_detail(page: Any, demo: Demo, terminal: AlarmTerminal) -> None:
+    """An ADAS alarm announcing a picture and a video: the platform asks for them (0x9208),
+    the terminal uploads them, and the detail shows the picture (fetched with the
+    session's token: the file API wants it) and the request, answered, as the platform's."""
+    unit = terminal.call(lambda: ActiveSafetyTerminal(terminal.terminal, jpeg_bytes=6_000, mp4_bytes=40_000))
+    terminal.call(lambda: unit.raise_alarm(0x64, alarm_type=0x01, attachments=2, seq=7))
+    row = f"#alarm-list li[data-type='adas.forward_collision']:has-text('{PLATE}')"
+    page.wait_for_selector(row, timeout=WAIT_MS)
+    alarm_id = int(page.get_attribute(row, "data-alarm-id"))
+    terminal.wait(lambda: bool(unit.results), "the upload")
+    for _ in range(200):  # the upload's last file and the request's answer, on record
+        d = demo.get(f"/api/v1/alarms/{alarm_id}")
+        if len(d["attachments"]) == 2 and [c["state"] for c in d["commands"]] == ["acknowledged"]:
+            break
+        threading.Event().wait(0.1)
+    assert len(d["attachments"]) == 2 and [c["state"] for c in d["commands"]] == ["acknowledged"], d
+    page.click(row)
+    page.wait_for_selector("#alarm-attachments figure[data-state='loaded']", timeout=WAIT_MS)
+    ref = d["alarm"]["details"]["alarm_ref"]
+    (jpg,) = [f for f in unit.files[ref] if f.name.endswith(".jpg")]
+    # The picture's bytes, as the page holds them, are the terminal's.
+    size = page.evaluate("async () => { const i = document.querySelector('#alarm-attachments figure img');"
+                         "return (await (await fetch(i.src)).arrayBuffer()).byteLength; }")
+    assert size == len(jpg.data)
+    # ... and a picture the browser decodes (the simulator's schematic camera frame).
+    page.wait_for_function("() => { const i = document.querySelector('#alarm-attachments figure img');"
+                           "return i.complete && i.naturalWidth === 320; }", timeout=WAIT_MS)
+    video = page.locator("#alarm-attachments div.ax-att")
+    assert video.count() == 1 and ".mp4" in video.inner_text()
+    line = page.locator("#alarm-detail .ax-cmd[data-state='acknowledged']")
+    assert line.count() == 1
+    text = line.inner_text()
+    assert "0x9208" in text and "报警附件上传" in text and "平台自动下发" in text
+    line.scroll_into_view_if_needed()
+    shot(page, "alarms-04b-evidence")
     page.click("#alarm-detail-close")
 
 

@@ -96,8 +96,10 @@ class CommandOut(BaseModel):
                                            "3 not supported")
     answer: dict[str, Any] | None = Field(description="The terminal's answer (0x0001, 0x0201, 0x0805, 0x0104)")
     detail: str
-    user: str
+    user: str = Field(description='Who sent it: a user, or "platform" for what the platform sends on its own '
+                                  "(0x9208 asking for an active-safety alarm's files)")
     alarm_id: int | None
+    alarm_ref: str | None = Field(None, description="The alarm number (报警编号) a 0x9208 names")
     created_at: datetime
     sent_at: datetime | None
     answered_at: datetime | None

@@ -6,7 +6,8 @@ committed in the store), so a request is issued once the alarm's report is on di
 and again after a crash only for reports it had not passed yet — and a repeated
 request is harmless: the alarm number is derived from the alarm, so it names the
 same upload. Requests to terminals that are not connected wait (``retry_s``) until
-``pending_ttl_s``.
+``pending_ttl_s``. With the alarm runtime on, each request is tracked like a command
+(user ``platform``) to the terminal's answer, and shows on its alarm.
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ import re
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from icvcloud.config import Config
 from icvcloud.gateways.jt808.attachment_request import (
+    MSG_ID,
     AlarmNumbers,
     AttachmentRequestSettings,
+    describe,
     encode_request_body,
     requests_in,
 )
@@ -42,12 +47,41 @@ from icvcloud.protocols.jt808.active_safety import ITEM_LENGTHS
 from icvcloud.protocols.jt808.framing import escape
 from icvcloud.store.base import Store
 
+if TYPE_CHECKING:
+    from .commands import CommandService
+
 log = logging.getLogger("icvcloud.attachments")
 
 CONSUMER = "attachment_requests"
 #: Sends a message to a terminal: (device ID, message ID, body) → serial number, or
 #: None when the terminal is not connected (``gateways/jt808/downlink.Downlink.send``).
 Send = Callable[[str, int, object], int | None]
+#: Sends one 0x9208: (device ID, encoded body, the request as JSON, alarm number) →
+#: serial number, or None when the terminal is not connected.
+SendRequest = Callable[[str, bytes, dict[str, Any], str], Awaitable[int | None]]
+
+
+def untracked(send: Send) -> SendRequest:
+    """0x9208 straight through the downlink, tracked by nothing but the log."""
+    async def send_request(device_id: str, body: bytes, body_json: dict[str, Any], alarm_no: str) -> int | None:
+        return send(device_id, MSG_ID, body)
+    return send_request
+
+
+def tracked(commands: CommandService) -> SendRequest:
+    """0x9208 as a command of the platform's own, tracked to the terminal's answer."""
+    async def send_request(device_id: str, body: bytes, body_json: dict[str, Any], alarm_no: str) -> int | None:
+        return await commands.send_for_alarm(device_id, MSG_ID, body, body_json, alarm_no)
+    return send_request
+
+
+@dataclass(slots=True)
+class _Pending:
+    device_id: str
+    body: bytes
+    body_json: dict[str, Any]
+    first: float  # monotonic time of the first attempt
+    due: float  # ... and of the next
 
 _POSITION_IDS = (b"\x02\x00", b"\x07\x04", b"\x02\x01", b"\x05\x00")
 
@@ -98,7 +132,7 @@ def load_secret(cfg: Config) -> bytes:
 class AttachmentRequester:
     """Tails the log; for every active-safety alarm that announces files, sends 0x9208."""
 
-    def __init__(self, log_: Log, store: Store, send: Send, settings: AttachmentRequestSettings, *,
+    def __init__(self, log_: Log, store: Store, send: SendRequest, settings: AttachmentRequestSettings, *,
                  retry_s: float = 5.0, pending_ttl_s: float = 600.0, remember: int = 50_000) -> None:
         self.log = log_
         self.store = store
@@ -110,8 +144,8 @@ class AttachmentRequester:
         self.offset = 0
         #: Set once the starting offset is known: records appended after it are looked at.
         self.started = asyncio.Event()
-        #: alarm number → (device ID, encoded body, first attempt, next attempt)
-        self.pending: dict[str, tuple[str, bytes, float, float]] = {}
+        #: alarm number → its request, not sent yet
+        self.pending: dict[str, _Pending] = {}
         self._sent: OrderedDict[str, None] = OrderedDict()
         self._reasm = jt808.Reassembler(timeout_s=300.0, max_sets=1024)
         self._stop = asyncio.Event()
@@ -130,7 +164,7 @@ class AttachmentRequester:
                 recs = await self.log.read(self.offset, 2000, timeout_s=0.5)
                 if recs:
                     self.process(recs)
-                self.retry(time.monotonic())
+                await self.retry(time.monotonic())
                 if self.offset != self._committed:
                     await self.store.write_positions([], CONSUMER, self.offset)
                     self._committed = self.offset
@@ -162,28 +196,27 @@ class AttachmentRequester:
                 no = req.alarm_number
                 if no in self._sent or no in self.pending:
                     continue
-                body = encode_request_body(req, msg.version)
-                self.pending[no] = (device_id, body, now, now)
+                self.pending[no] = _Pending(device_id, encode_request_body(req, msg.version), describe(req), now, now)
         self._reasm.expire(now)
         self.offset = recs[-1].offset
-        self.retry(now)
 
-    def retry(self, now: float) -> None:
-        for no, (device_id, body, first, due) in list(self.pending.items()):
-            if now < due:
+    async def retry(self, now: float) -> None:
+        """Send the requests that are due (all new ones: they are due at once)."""
+        for no, p in list(self.pending.items()):
+            if now < p.due:
                 continue
-            seq = self.send(device_id, 0x9208, body)
+            seq = await self.send(p.device_id, p.body, p.body_json, no)
             if seq is not None:
                 del self.pending[no]
                 self._remember(no)
                 self.requested += 1
-                log.info("asked %s for the attachments of alarm %s (0x9208 seq %d)", device_id, no, seq)
-            elif now - first > self.pending_ttl_s:
+                log.info("asked %s for the attachments of alarm %s (0x9208 seq %d)", p.device_id, no, seq)
+            elif now - p.first > self.pending_ttl_s:
                 del self.pending[no]
                 self.expired += 1
-                log.warning("gave up asking %s for the attachments of alarm %s: not connected", device_id, no)
+                log.warning("gave up asking %s for the attachments of alarm %s: not connected", p.device_id, no)
             else:
-                self.pending[no] = (device_id, body, first, now + self.retry_s)
+                p.due = now + self.retry_s
 
     def _remember(self, alarm_no: str) -> None:
         self._sent[alarm_no] = None
@@ -194,7 +227,8 @@ class AttachmentRequester:
 class AttachmentService:
     """The attachment server and the requester of one platform, from its configuration."""
 
-    def __init__(self, cfg: Config, log_: Log, store: Store, send: Send, sink: AttachmentSink | None = None) -> None:
+    def __init__(self, cfg: Config, log_: Log, store: Store, send: SendRequest,
+                 sink: AttachmentSink | None = None) -> None:
         self.cfg = cfg
         self.log = log_
         self.store = store

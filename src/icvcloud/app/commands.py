@@ -27,7 +27,8 @@ from icvcloud.store.base import Store
 
 log = logging.getLogger("icvcloud.commands")
 
-__all__ = ["COMMANDS", "CommandError", "CommandService", "TerminalOffline", "build_body", "checked_command"]
+__all__ = ["COMMANDS", "PLATFORM_USER", "CommandError", "CommandService", "TerminalOffline", "build_body",
+           "checked_command"]
 
 #: The downlink messages the API sends, with what they do.
 COMMANDS: dict[int, str] = {
@@ -47,6 +48,9 @@ COMMANDS: dict[int, str] = {
     0x8607: "delete routes",
     0x8801: "take a photo/video now",
 }
+
+#: The user named on what the platform sends on its own (not on a person's request).
+PLATFORM_USER = "platform"
 
 _BODY_ERRORS = (jt808.EncodeError, KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError,
                 struct.error)
@@ -110,18 +114,43 @@ class CommandService:
         cmd = Command(id=0, vehicle_id=vehicle.id, device_id=device_id, org_id=vehicle.org_id, msg_id=msg_id,
                       body=body_json or {}, user=user, created_at=now,
                       expires_at=now + timedelta(seconds=timeout_s or self.timeout_s), alarm_id=alarm_id)
-        cmd.id = await self.alarms.add_command(cmd)
-        seq = self.downlink.send(device_id, msg_id, body)
-        if seq is None:  # it went away meanwhile
-            await self._finish(cmd.id, "failed", detail="the terminal disconnected before the command was sent")
+        if not await self._dispatch(cmd, body):
             raise TerminalOffline(f"the terminal of vehicle {vehicle.plate} ({device_id}) is not connected")
-        self._waiting[(device_id, seq)] = (cmd.id, msg_id)
+        return cmd
+
+    async def send_for_alarm(self, device_id: str, msg_id: int, body: object, body_json: dict[str, Any],
+                             alarm_ref: str) -> int | None:
+        """Send a message the platform issues on its own for an alarm (0x9208 asking for
+        an active-safety alarm's files), tracked like a command under user ``platform``
+        and linked to the alarm stored under ``alarm_ref`` (报警编号). Returns the serial
+        number, or None when the terminal is not connected. A terminal that belongs to no
+        vehicle gets the message untracked (a command row names a vehicle)."""
+        if not self.downlink.online(device_id):
+            return None
+        vehicle = await self.store.vehicle_for_device(device_id)
+        if vehicle is None:
+            return self.downlink.send(device_id, msg_id, body)
+        now = datetime.now(UTC)
+        cmd = Command(id=0, vehicle_id=vehicle.id, device_id=device_id, org_id=vehicle.org_id, msg_id=msg_id,
+                      body=body_json, user=PLATFORM_USER, created_at=now,
+                      expires_at=now + timedelta(seconds=self.timeout_s), alarm_ref=alarm_ref)
+        return cmd.seq if await self._dispatch(cmd, body) else None
+
+    async def _dispatch(self, cmd: Command, body: object) -> bool:
+        """Record ``cmd``, write it to the terminal and wait for its answer; False (the
+        command recorded as failed) when the terminal went away meanwhile."""
+        cmd.id = await self.alarms.add_command(cmd)
+        seq = self.downlink.send(cmd.device_id, cmd.msg_id, body)
+        if seq is None:
+            await self._finish(cmd.id, "failed", detail="the terminal disconnected before the command was sent")
+            return False
+        self._waiting[(cmd.device_id, seq)] = (cmd.id, cmd.msg_id)
         # Queued on the store's writer before any answer can be (answers arrive on this
         # loop later), so the answer's update always finds the command sent.
-        await self.alarms.command_sent(cmd.id, seq, now)
-        cmd.state, cmd.seq, cmd.sent_at = "sent", seq, now
+        await self.alarms.command_sent(cmd.id, seq, cmd.created_at)
+        cmd.state, cmd.seq, cmd.sent_at = "sent", seq, cmd.created_at
         self._changed(cmd)
-        return cmd
+        return True
 
     def _changed(self, cmd: Command) -> None:
         if self.on_change is not None:

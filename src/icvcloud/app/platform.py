@@ -22,7 +22,7 @@ from icvcloud.store.sqlite import SqliteStore
 
 from .admission import StoreAdmission
 from .alarm_runtime import AlarmRuntime
-from .attachments import AttachmentService
+from .attachments import AttachmentService, tracked, untracked
 from .pipeline import StorePipeline
 from .process import embedded_uvicorn
 
@@ -56,9 +56,12 @@ class Platform:
         self.alarm_runtime = AlarmRuntime.for_platform(cfg, self.log, self.store, self.gateway)
         if self.alarm_runtime is not None:
             self.admission.invalidate.append(self.alarm_runtime.invalidate)
-        # Active-safety evidence files: attachment server + 0x9208 requests (docs/attachments.md).
-        self.attachments = (AttachmentService(cfg, self.log, self.store, self.gateway.send,
-                                              self.alarm_runtime.attachment_sink if self.alarm_runtime else None)
+        # Active-safety evidence files: attachment server + 0x9208 requests (docs/attachments.md),
+        # each request tracked like a command when the alarm runtime is on.
+        rt = self.alarm_runtime
+        self.attachments = (AttachmentService(cfg, self.log, self.store,
+                                              tracked(rt.commands) if rt else untracked(self.gateway.send),
+                                              rt.attachment_sink if rt else None)
                             if cfg.attachments.enabled else None)
         gateways = [self.gateway_stats] + ([self.attachments.stats] if self.attachments else [])
         self.registry = make_registry(PlatformCollector(gateways, self.pipeline_stats, self._log_stats))

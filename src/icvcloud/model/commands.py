@@ -33,6 +33,9 @@ class Command:
     answer: dict[str, Any] | None = None  # the answer's body (0x0001, 0x0201, 0x0805, 0x0104)
     detail: str = ""
     alarm_id: int | None = None  # the alarm this command handles (text to the driver)
+    #: The alarm number (报警编号) a platform-sent 0x9208 names; links the command to its
+    #: alarm once both are stored, whichever comes first.
+    alarm_ref: str | None = None
     sent_at: datetime | None = None
     answered_at: datetime | None = None
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import importlib.resources
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,12 +44,34 @@ CHUNK = 64 * 1024
 # ---------------------------------------------------------------------------- evidence
 
 
+@functools.cache
+def _picture() -> bytes:
+    """A schematic forward-camera frame (made by the project: a road, a car ahead, the
+    ADAS box), 320 × 180 baseline JPEG, so the console shows a real picture."""
+    return importlib.resources.files("icvcloud.sim").joinpath("data/evidence.jpg").read_bytes()
+
+
 def jpeg_like(seed: int, size: int = 20_000) -> bytes:
-    """A blob that starts and ends like a JPEG (SOI, JFIF APP0 … EOI); the middle is
-    random (0x7E bytes and the stream magic included, as real images have them)."""
+    """A JPEG of exactly ``size`` bytes: the schematic frame, grown by comment segments
+    (COM, which decoders skip) of random bytes — 0x7E bytes and the stream magic
+    included, as real images have them. Below the frame's own size (or within 3 bytes
+    of it, less than a segment) it is a blob that only starts and ends like a JPEG."""
+    pic = _picture()
+    pad = size - len(pic)
+    rnd = seeded(seed)
+    if pad == 0:
+        return pic
+    if pad >= 4:
+        segments = []
+        while pad:
+            n = min(pad, 0xFFFF + 2)  # marker (2) + length (2, counting itself) + payload
+            if 0 < pad - n < 4:  # leave enough for a last whole segment
+                n = pad - 4
+            segments.append(b"\xff\xfe" + (n - 2).to_bytes(2, "big") + rnd.randbytes(n - 4))
+            pad -= n
+        return pic[:2] + b"".join(segments) + pic[2:]
     head = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    body = seeded(seed).randbytes(max(0, size - len(head) - 2))
-    return head + body + b"\xff\xd9"
+    return head + rnd.randbytes(max(0, size - len(head) - 2)) + b"\xff\xd9"
 
 
 def mp4_like(seed: int, size: int = 150_000) -> bytes:

@@ -309,7 +309,7 @@ def command_from_row(r: Sequence[Any], t: TimeOf) -> Command:
     return Command(id=r[0], vehicle_id=r[1], device_id=r[2], org_id=r[3], msg_id=r[4], body=json.loads(r[5]),
                    seq=r[6], state=r[7], result=r[8], answer=json.loads(r[9]) if r[9] else None, detail=r[10],
                    user=r[11], alarm_id=r[12], created_at=t(r[13]), sent_at=_opt(t, r[14]),
-                   answered_at=_opt(t, r[15]), expires_at=t(r[16]))
+                   answered_at=_opt(t, r[15]), expires_at=t(r[16]), alarm_ref=r[17])
 
 
 def rule_from_row(r: Sequence[Any], t: TimeOf) -> NotificationRule:

@@ -90,7 +90,7 @@ _ALARM_COLS = ("id, key, vehicle_id, device_id, org_id, alarm_type, category, se
 # Reads add the vehicle's plate.
 _ALARM_SELECT = f"SELECT {_ALARM_COLS}, (SELECT plate FROM vehicles WHERE vehicles.id = alarms.vehicle_id) FROM alarms"
 _COMMAND_COLS = ("id, vehicle_id, device_id, org_id, msg_id, body, seq, state, result, answer, detail, username, "
-                 "alarm_id, created_at, sent_at, answered_at, expires_at")
+                 "alarm_id, created_at, sent_at, answered_at, expires_at, alarm_ref")
 _RULE_COLS = "id, org_id, name, alarm_types, min_severity, channel, webhook_id, enabled, created_at"
 _HOOK_COLS = "id, org_id, name, url, secret, enabled, created_at"
 _DELIVERY_COLS = ("id, webhook_id, event_id, payload, state, attempts, next_attempt_at, last_status, last_error, "
@@ -239,11 +239,12 @@ class _Tx:
         self.episodes[e.key] = (alarm_id, e.phase, end, det)
 
     async def _link_attachments(self, e: AlarmEvent, alarm_id: int) -> None:
-        """Files that arrived before the alarm was stored."""
+        """Files, and the requests for them, that were stored before the alarm."""
         ref = logic.alarm_ref(e.details)
         if ref is not None:
-            await self.conn.execute("UPDATE attachments SET alarm_id = $1 WHERE device_id = $2 AND alarm_ref = $3 "
-                                    "AND alarm_id IS NULL", alarm_id, e.device_id, ref)
+            for table in ("attachments", "commands"):
+                await self.conn.execute(f"UPDATE {table} SET alarm_id = $1 WHERE device_id = $2 AND alarm_ref = $3 "
+                                        "AND alarm_id IS NULL", alarm_id, e.device_id, ref)
 
     async def _retract(self, alarm_id: int, key: str) -> None:
         """Void one episode; the alarm keeps the others, or is retracted with the last."""
@@ -447,13 +448,18 @@ class PostgresAlarmStore(AlarmStore):
 
     async def add_command(self, cmd: Command) -> int:
         c = cmd
-        return int(await self.pool.fetchval(
-            "INSERT INTO commands (vehicle_id, device_id, org_id, msg_id, body, seq, state, result, answer, "
-            "detail, username, alarm_id, created_at, sent_at, answered_at, expires_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
-            c.vehicle_id, c.device_id, c.org_id, c.msg_id, logic.dumps(c.body), c.seq, c.state, c.result,
-            logic.dumps(c.answer) if c.answer is not None else None, c.detail, c.user, c.alarm_id, c.created_at,
-            c.sent_at, c.answered_at, c.expires_at))
+
+        async def run(conn: asyncpg.Connection) -> int:
+            alarm_id = await self._linked_alarm(conn, c.alarm_id, c.device_id, c.alarm_ref)
+            return int(await conn.fetchval(
+                "INSERT INTO commands (vehicle_id, device_id, org_id, msg_id, body, seq, state, result, answer, "
+                "detail, username, alarm_id, created_at, sent_at, answered_at, expires_at, alarm_ref) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+                c.vehicle_id, c.device_id, c.org_id, c.msg_id, logic.dumps(c.body), c.seq, c.state, c.result,
+                logic.dumps(c.answer) if c.answer is not None else None, c.detail, c.user, alarm_id, c.created_at,
+                c.sent_at, c.answered_at, c.expires_at, c.alarm_ref))
+
+        return await self._transaction(run)
 
     async def command_sent(self, command_id: int, seq: int, at: datetime) -> None:
         await self.pool.execute("UPDATE commands SET seq = $1, sent_at = $2, state = 'sent' "
@@ -675,15 +681,22 @@ class PostgresAlarmStore(AlarmStore):
 
     # -- attachments
 
+    @staticmethod
+    async def _linked_alarm(conn: asyncpg.Connection, alarm_id: int | None, device_id: str,
+                            alarm_ref: str | None) -> int | None:
+        """``alarm_id`` if given, else the alarm stored under the alarm number ``alarm_ref``
+        if it is stored yet."""
+        if alarm_id is not None or not alarm_ref:
+            return alarm_id
+        v = await conn.fetchval("SELECT e.alarm_id FROM alarm_episodes e JOIN alarms a ON a.id = e.alarm_id "
+                                "WHERE e.alarm_ref = $1 AND a.device_id = $2 LIMIT 1", alarm_ref, device_id)
+        return int(v) if v is not None else None
+
     async def add_attachment(self, att: ab.Attachment) -> int:
         a = att
 
         async def run(conn: asyncpg.Connection) -> int:
-            alarm_id = a.alarm_id
-            if alarm_id is None and a.alarm_ref:
-                v = await conn.fetchval("SELECT e.alarm_id FROM alarm_episodes e JOIN alarms a ON a.id = e.alarm_id "
-                                        "WHERE e.alarm_ref = $1 AND a.device_id = $2 LIMIT 1", a.alarm_ref, a.device_id)
-                alarm_id = int(v) if v is not None else None
+            alarm_id = await self._linked_alarm(conn, a.alarm_id, a.device_id, a.alarm_ref)
             return int(await conn.fetchval(
                 "INSERT INTO attachments (alarm_id, alarm_ref, device_id, org_id, file_name, media_type, size_bytes, "
                 "path, complete, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "

@@ -73,7 +73,7 @@ _ALARM_COLS = ("id, key, vehicle_id, device_id, org_id, alarm_type, category, se
 # Reads add the vehicle's plate.
 _ALARM_SELECT = f"SELECT {_ALARM_COLS}, (SELECT plate FROM vehicles WHERE vehicles.id = alarms.vehicle_id) FROM alarms"
 _COMMAND_COLS = ("id, vehicle_id, device_id, org_id, msg_id, body, seq, state, result, answer, detail, username, "
-                 "alarm_id, created_at_us, sent_at_us, answered_at_us, expires_at_us")
+                 "alarm_id, created_at_us, sent_at_us, answered_at_us, expires_at_us, alarm_ref")
 _RULE_COLS = "id, org_id, name, alarm_types, min_severity, channel, webhook_id, enabled, created_at_us"
 _HOOK_COLS = "id, org_id, name, url, secret, enabled, created_at_us"
 _DELIVERY_COLS = ("id, webhook_id, event_id, payload, state, attempts, next_attempt_us, last_status, last_error, "
@@ -203,9 +203,10 @@ class _Tx:
         self.db.execute("INSERT INTO alarm_episodes (key, alarm_id, phase, start_time_us, end_time_us, details, "
                         "alarm_ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (e.key, alarm_id, e.phase, start_us, end_us, det, ref))
-        if ref is not None:  # files that arrived before the alarm was stored
-            self.db.execute("UPDATE attachments SET alarm_id = ? WHERE device_id = ? AND alarm_ref = ? "
-                            "AND alarm_id IS NULL", (alarm_id, e.device_id, ref))
+        if ref is not None:  # files and requests for them that were stored before the alarm
+            for table in ("attachments", "commands"):
+                self.db.execute(f"UPDATE {table} SET alarm_id = ? WHERE device_id = ? AND alarm_ref = ? "
+                                "AND alarm_id IS NULL", (alarm_id, e.device_id, ref))
 
     def _retract(self, alarm_id: int, key: str) -> None:
         """Void one episode; the alarm keeps the others, or is retracted with the last."""
@@ -402,13 +403,14 @@ class SqliteAlarmStore(AlarmStore):
         c = cmd
 
         def run(db: sqlite3.Connection) -> int:
+            alarm_id = self._linked_alarm(db, c.alarm_id, c.device_id, c.alarm_ref)
             cur = db.execute(
                 "INSERT INTO commands (vehicle_id, device_id, org_id, msg_id, body, seq, state, result, answer, "
-                "detail, username, alarm_id, created_at_us, sent_at_us, answered_at_us, expires_at_us) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "detail, username, alarm_id, created_at_us, sent_at_us, answered_at_us, expires_at_us, alarm_ref) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (c.vehicle_id, c.device_id, c.org_id, c.msg_id, _dumps(c.body), c.seq, c.state, c.result,
-                 _dumps(c.answer) if c.answer is not None else None, c.detail, c.user, c.alarm_id,
-                 to_us(c.created_at), _opt_us(c.sent_at), _opt_us(c.answered_at), to_us(c.expires_at)))
+                 _dumps(c.answer) if c.answer is not None else None, c.detail, c.user, alarm_id,
+                 to_us(c.created_at), _opt_us(c.sent_at), _opt_us(c.answered_at), to_us(c.expires_at), c.alarm_ref))
             return int(cur.lastrowid or 0)
 
         return await self._write(run)
@@ -716,16 +718,22 @@ class SqliteAlarmStore(AlarmStore):
 
     # -- attachments
 
+    @staticmethod
+    def _linked_alarm(db: sqlite3.Connection, alarm_id: int | None, device_id: str, alarm_ref: str | None
+                      ) -> int | None:
+        """``alarm_id`` if given, else the alarm stored under the alarm number ``alarm_ref``
+        if it is stored yet."""
+        if alarm_id is not None or not alarm_ref:
+            return alarm_id
+        r = db.execute("SELECT e.alarm_id FROM alarm_episodes e JOIN alarms a ON a.id = e.alarm_id "
+                       "WHERE e.alarm_ref = ? AND a.device_id = ? LIMIT 1", (alarm_ref, device_id)).fetchone()
+        return int(r[0]) if r else None
+
     async def add_attachment(self, att: Attachment) -> int:
         a = att
 
         def run(db: sqlite3.Connection) -> int:
-            alarm_id = a.alarm_id
-            if alarm_id is None and a.alarm_ref:
-                r = db.execute("SELECT e.alarm_id FROM alarm_episodes e JOIN alarms a ON a.id = e.alarm_id "
-                               "WHERE e.alarm_ref = ? AND a.device_id = ? LIMIT 1",
-                               (a.alarm_ref, a.device_id)).fetchone()
-                alarm_id = int(r[0]) if r else None
+            alarm_id = self._linked_alarm(db, a.alarm_id, a.device_id, a.alarm_ref)
             r = db.execute(
                 "INSERT INTO attachments (alarm_id, alarm_ref, device_id, org_id, file_name, media_type, size_bytes, "
                 "path, complete, received_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "

@@ -19,16 +19,60 @@ export interface AlarmDetailHooks {
   orgName(id: number | null): string;
 }
 
-function attachmentView(a: Attachment): HTMLElement {
+/** Object URLs of the files an alarm's detail shows, freed when it shows another. */
+class FileUrls {
+  private urls: string[] = [];
+
+  constructor(private readonly api: Api) {}
+
+  /** The file at ``apiUrl`` as a same-origin object URL (fetched with the session's token). */
+  async of(apiUrl: string): Promise<string> {
+    const url = URL.createObjectURL(await this.api.blob(apiUrl));
+    this.urls.push(url);
+    return url;
+  }
+
+  release(): void {
+    for (const u of this.urls) URL.revokeObjectURL(u);
+    this.urls = [];
+  }
+}
+
+function attachmentView(a: Attachment, files: FileUrls): HTMLElement {
   const name = a.file_name + (a.complete ? "" : ` ${tx("ad.incomplete")}`);
+  const failed = (el: HTMLElement) => () => {
+    el.dataset.state = "error";
+    el.title = tx("ad.attachmentError");
+  };
   if (a.media_type.startsWith("image/") && a.complete) {
-    return h("figure", { class: "ax-att", "data-attachment": a.id },
-      h("a", { href: a.url, target: "_blank" }, h("img", { src: a.url, alt: a.file_name, loading: "lazy" })),
+    const img = h("img", { alt: a.file_name });
+    const link = h("a", { target: "_blank" }, img);
+    const fig = h("figure", { class: "ax-att", "data-attachment": a.id, "data-state": "loading" }, link,
       h("figcaption", {}, name));
+    files.of(a.url).then((url) => {
+      img.setAttribute("src", url);
+      link.setAttribute("href", url);
+      fig.dataset.state = "loaded";
+    }, failed(fig));
+    return fig;
   }
   const label = a.media_type.startsWith("video/") ? `${tx("ad.video")}: ${name}` : name;
-  return h("div", { class: "ax-att", "data-attachment": a.id }, h("a", { href: a.url, target: "_blank" }, label),
-    h("span", { class: "muted" }, ` ${(a.size_bytes / 1024).toFixed(1)} KB`));
+  const el = h("div", { class: "ax-att", "data-attachment": a.id });
+  // Fetched when asked for (a video may be megabytes); the tab opens within the click
+  // (a popup blocker allows that), the file arrives in it when fetched.
+  const open = (ev: Event) => {
+    ev.preventDefault();
+    const tab = window.open("", "_blank");
+    files.of(a.url).then((url) => {
+      if (tab) tab.location.href = url;
+      el.dataset.state = "loaded";
+    }, () => {
+      tab?.close();
+      failed(el)();
+    });
+  };
+  el.append(h("a", { href: "#", onclick: open }, label), h("span", { class: "muted" }, ` ${(a.size_bytes / 1024).toFixed(1)} KB`));
+  return el;
 }
 
 export class AlarmDetailView {
@@ -36,9 +80,12 @@ export class AlarmDetailView {
   detail: AlarmDetail | null = null;
   private error: string | null = null;
   private seq = 0;
+  private readonly files: FileUrls;
 
   constructor(private readonly root: HTMLElement, private readonly api: Api, private readonly layers: AlarmMapLayers,
-    private readonly hooks: AlarmDetailHooks) {}
+    private readonly hooks: AlarmDetailHooks) {
+    this.files = new FileUrls(api);
+  }
 
   async open(id: number): Promise<void> {
     this.alarmId = id;
@@ -80,6 +127,7 @@ export class AlarmDetailView {
     this.seq++;
     this.root.hidden = true;
     this.root.replaceChildren();
+    this.files.release();
     this.layers.clear();
   }
 
@@ -88,6 +136,7 @@ export class AlarmDetailView {
     const head = h("div", { class: "ax-detail-head" }, h("h3", {}, tx("ad.title")),
       h("button", { type: "button", class: "icon", id: "alarm-detail-close", "aria-label": tx("ad.close"),
         onclick: () => this.close() }, "×"));
+    this.files.release();
     if (!this.detail) {
       this.root.replaceChildren(head, h("p", { class: this.error ? "error" : "muted" }, this.error ?? "…"));
       return;
@@ -125,7 +174,7 @@ export class AlarmDetailView {
         ...details.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, typeof v === "object" ? JSON.stringify(v) : String(v)))))) : "",
       h("p", { class: "muted", id: "alarm-track-count", "data-points": d.track.length }, tx("ad.track", { n: d.track.length })),
       h("h4", {}, tx("ad.attachments")),
-      h("div", { class: "ax-atts", id: "alarm-attachments" }, ...(d.attachments.length ? d.attachments.map(attachmentView)
+      h("div", { class: "ax-atts", id: "alarm-attachments" }, ...(d.attachments.length ? d.attachments.map((x) => attachmentView(x, this.files))
         : [h("span", { class: "muted" }, tx("ad.noAttachments"))])),
       h("h4", {}, tx("ad.history")),
       h(d.handling.length ? "ol" : "ul", { class: `ax-history${d.handling.length ? "" : " ax-none"}`, id: "alarm-history" },

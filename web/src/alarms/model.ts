@@ -46,6 +46,7 @@ export interface Command {
   detail: string;
   user: string;
   alarm_id: number | null;
+  alarm_ref?: string | null;  // the alarm number a platform 0x9208 names
   created_at: string;
   sent_at: string | null;
   answered_at: string | null;
