@@ -189,6 +189,14 @@ def test_evidence_and_the_request_for_it_on_the_alarm_detail(page: Any, demo: De
                            "return i.complete && i.naturalWidth === 320; }", timeout=WAIT_MS)
     video = page.locator("#alarm-attachments div.ax-att")
     assert video.count() == 1 and ".mp4" in video.inner_text()
+    # The video opens in a tab of its own, fetched with the token when clicked.
+    (mp4,) = [f for f in unit.files[ref] if f.name.endswith(".mp4")]
+    with page.context.expect_page() as opened:
+        video.locator("a").click()
+    tab = opened.value
+    tab.wait_for_url(lambda u: u.startswith("blob:"), timeout=WAIT_MS)
+    assert tab.evaluate("async () => (await (await fetch(location.href)).arrayBuffer()).byteLength") == len(mp4.data)
+    tab.close()
     line = page.locator("#alarm-detail .ax-cmd[data-state='acknowledged']")
     assert line.count() == 1
     text = line.inner_text()

@@ -27,9 +27,15 @@ class FileUrls {
 
   /** The file at ``apiUrl`` as a same-origin object URL (fetched with the session's token). */
   async of(apiUrl: string): Promise<string> {
-    const url = URL.createObjectURL(await this.api.blob(apiUrl));
+    const url = await this.detached(apiUrl);
     this.urls.push(url);
     return url;
+  }
+
+  /** ... one this detail does not free: a file opened in its own tab lives on there (a
+   * video still playing when the detail re-renders). */
+  async detached(apiUrl: string): Promise<string> {
+    return URL.createObjectURL(await this.api.blob(apiUrl));
   }
 
   release(): void {
@@ -63,7 +69,7 @@ function attachmentView(a: Attachment, files: FileUrls): HTMLElement {
   const open = (ev: Event) => {
     ev.preventDefault();
     const tab = window.open("", "_blank");
-    files.of(a.url).then((url) => {
+    files.detached(a.url).then((url) => {
       if (tab) tab.location.href = url;
       el.dataset.state = "loaded";
     }, () => {
