@@ -343,6 +343,9 @@ async def test_attachment_requests_link_to_their_alarm_whichever_comes_first(db:
     cmds = await db.alarms.list_commands(ALL, db.tanker)
     assert {(x.id, x.alarm_id, x.alarm_ref) for x in cmds} == {
         (late, c.alarm.id, "ref1"), (early, c.alarm.id, "ref1"), (other, None, "ref1")}
+    # An alarm's own commands are asked for as such, not picked from the vehicle's newest.
+    assert [x.id for x in await db.alarms.list_commands(ALL, db.tanker, limit=2, alarm_id=c.alarm.id)] == [late, early]
+    assert await db.alarms.list_commands(Scope.of(db.org_b), db.tanker, alarm_id=c.alarm.id) == []
     got = await db.alarms.get_command(ALL, late)
     assert got is not None and got.user == "platform" and got.body == {"alarm_number": "ref1"}
     # A person's command carries no alarm number.

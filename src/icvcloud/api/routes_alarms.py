@@ -189,7 +189,7 @@ async def get_alarm(
     episodes = await a.store.episodes(caller.scope, alarm_id)
     handling = await a.store.handling_history(caller.scope, alarm_id)
     atts = await a.store.attachments(caller.scope, alarm_id)
-    cmds = [c for c in await a.store.list_commands(caller.scope, alarm.vehicle_id, limit=200) if c.alarm_id == alarm_id]
+    cmds = await a.store.list_commands(caller.scope, alarm.vehicle_id, limit=200, alarm_id=alarm_id)
     return AlarmDetail(
         alarm=_alarm_out(alarm),
         episodes=[EpisodeOut(key=e.key, phase=e.phase, start_time=e.start_time, end_time=e.end_time, details=e.details)

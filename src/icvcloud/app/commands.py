@@ -137,8 +137,8 @@ class CommandService:
         return cmd.seq if await self._dispatch(cmd, body) else None
 
     async def _dispatch(self, cmd: Command, body: object) -> bool:
-        """Record ``cmd``, write it to the terminal and wait for its answer; False (the
-        command recorded as failed) when the terminal went away meanwhile."""
+        """Record ``cmd``, write it to the terminal and expect its answer (matched when it
+        comes); False (the command recorded as failed) when the terminal went away meanwhile."""
         cmd.id = await self.alarms.add_command(cmd)
         seq = self.downlink.send(cmd.device_id, cmd.msg_id, body)
         if seq is None:

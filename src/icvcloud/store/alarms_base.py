@@ -231,7 +231,9 @@ class AlarmStore(abc.ABC):
     async def get_command(self, scope: Scope, command_id: int) -> Command | None: ...
 
     @abc.abstractmethod
-    async def list_commands(self, scope: Scope, vehicle_id: int, limit: int = 50) -> list[Command]: ...
+    async def list_commands(self, scope: Scope, vehicle_id: int, limit: int = 50, *,
+                            alarm_id: int | None = None) -> list[Command]:
+        """The vehicle's commands, newest first; with ``alarm_id``, only those for that alarm."""
 
     # -- notifications
 

@@ -506,9 +506,11 @@ class PostgresAlarmStore(AlarmStore):
                                      f"{_scope_sql(scope, 'org_id', args)}", *args)
         return logic.command_from_row(r, _time) if r else None
 
-    async def list_commands(self, scope: Scope, vehicle_id: int, limit: int = 50) -> list[Command]:
-        args: list[Any] = [vehicle_id, limit]
+    async def list_commands(self, scope: Scope, vehicle_id: int, limit: int = 50, *,
+                            alarm_id: int | None = None) -> list[Command]:
+        args: list[Any] = [vehicle_id, limit, alarm_id]
         rows = await self.pool.fetch(f"SELECT {_COMMAND_COLS} FROM commands WHERE vehicle_id = $1 AND "
+                                     "($3::int8 IS NULL OR alarm_id = $3) AND "
                                      f"{_scope_sql(scope, 'org_id', args)} ORDER BY id DESC LIMIT $2", *args)
         return [logic.command_from_row(r, _time) for r in rows]
 

@@ -473,12 +473,14 @@ class SqliteAlarmStore(AlarmStore):
 
         return await self._read(run)
 
-    async def list_commands(self, scope: Scope, vehicle_id: int, limit: int = 50) -> list[Command]:
+    async def list_commands(self, scope: Scope, vehicle_id: int, limit: int = 50, *,
+                            alarm_id: int | None = None) -> list[Command]:
         where, args = _scope_sql(scope, "org_id")
 
         def run(db: sqlite3.Connection) -> list[Command]:
             rows = db.execute(f"SELECT {_COMMAND_COLS} FROM commands WHERE vehicle_id = ? AND {where} "
-                              "ORDER BY id DESC LIMIT ?", [vehicle_id, *args, limit]).fetchall()
+                              "AND (? IS NULL OR alarm_id = ?) ORDER BY id DESC LIMIT ?",
+                              [vehicle_id, *args, alarm_id, alarm_id, limit]).fetchall()
             return [_command(r) for r in rows]
 
         return await self._read(run)

@@ -46,7 +46,7 @@ class FileUrls {
 
 function attachmentView(a: Attachment, files: FileUrls): HTMLElement {
   const name = a.file_name + (a.complete ? "" : ` ${tx("ad.incomplete")}`);
-  const failed = (el: HTMLElement) => () => {
+  const failed = (el: HTMLElement) => {
     el.dataset.state = "error";
     el.title = tx("ad.attachmentError");
   };
@@ -59,7 +59,7 @@ function attachmentView(a: Attachment, files: FileUrls): HTMLElement {
       img.setAttribute("src", url);
       link.setAttribute("href", url);
       fig.dataset.state = "loaded";
-    }, failed(fig));
+    }, () => failed(fig));
     return fig;
   }
   const label = a.media_type.startsWith("video/") ? `${tx("ad.video")}: ${name}` : name;
@@ -74,7 +74,7 @@ function attachmentView(a: Attachment, files: FileUrls): HTMLElement {
       el.dataset.state = "loaded";
     }, () => {
       tab?.close();
-      failed(el)();
+      failed(el);
     });
   };
   el.append(h("a", { href: "#", onclick: open }, label), h("span", { class: "muted" }, ` ${(a.size_bytes / 1024).toFixed(1)} KB`));

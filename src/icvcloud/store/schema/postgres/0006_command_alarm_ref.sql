@@ -5,3 +5,6 @@
 -- attachments.
 ALTER TABLE commands ADD COLUMN alarm_ref TEXT;
 CREATE INDEX commands_alarm_ref ON commands (device_id, alarm_ref) WHERE alarm_ref IS NOT NULL;
+-- An alarm's detail lists its commands: with one 0x9208 per active-safety alarm, a
+-- vehicle's newest commands alone would soon leave out an older alarm's.
+CREATE INDEX commands_alarm ON commands (alarm_id) WHERE alarm_id IS NOT NULL;
