@@ -14,7 +14,7 @@ from icvcloud.app.platform import Platform
 from icvcloud.store.base import Store
 from icvcloud.store.postgres import PostgresStore
 from tests.scaleout.deployment import Deployment
-from tests.services import nats_cluster, postgis
+from tests.services import free_port, nats_cluster, postgis
 
 MODES = ("embedded", "scaleout")
 
@@ -45,8 +45,12 @@ async def open_site(mode: str, tmp_path: Path, settings: dict[str, str],
         finally:
             await p.stop()
         return
+    # Attachments as in production: the gateway's attachment server on a fixed port,
+    # which the workers announce in 0x9208.
     d = Deployment(nats_cluster(), postgis(), tmp_path, partitions=4,
-                   settings={"ICV__ALARMS__ENABLED": "true", **settings})
+                   settings={"ICV__ALARMS__ENABLED": "true", "ICV__ATTACHMENTS__ENABLED": "true",
+                             "ICV__ATTACHMENTS__HOST": "127.0.0.1", "ICV__ATTACHMENTS__PORT": str(free_port()),
+                             **settings})
     store = PostgresStore(postgis(), schema=d.name)
     try:
         await store.open()  # migrates the deployment's schema (the processes find it done)

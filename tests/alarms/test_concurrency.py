@@ -20,7 +20,7 @@ import pytest
 
 from icvcloud.model.alarms import AlarmHandling, Severity
 from icvcloud.model.commands import Command
-from icvcloud.store.alarms_base import AlarmChange, AlarmFilter, Definition
+from icvcloud.store.alarms_base import AlarmChange, AlarmFilter, Attachment, Definition
 from icvcloud.store.base import Scope
 from icvcloud.store.postgres_alarms import PostgresAlarmStore
 from tests.services import postgis
@@ -253,6 +253,39 @@ async def test_an_answer_and_the_expiry_race_for_a_command(db: Db) -> None:
     for cid in ids:
         cmd = await db.alarms.get_command(ALL, cid)
         assert cmd is not None and cmd.state == ("acknowledged" if cid in answered else "timed_out")
+
+
+# -- files and evidence requests linked by the alarm number, from other processes
+
+
+@pytest.mark.parametrize("kind", ["attachment", "request"])
+async def test_evidence_stored_while_its_alarm_commits_is_linked(db: Db, kind: str) -> None:
+    """Scale-out: a gateway stores a file (or its 0x9208) under an alarm number while a
+    worker's transaction holding the alarm has not committed. The worker's transaction
+    is held open by an update of another alarm whose row a blocker locks; the gateway's
+    insert must wait for it (queued behind it) and then find the alarm."""
+    (x,) = await apply(db, [event(db, "x", "start", 0)], consumer="alarms.p0", offset=1)
+    async with row_locked(db, x.alarm.id) as blocker:
+        (writer,) = await contend(blocker, apply(
+            db, [event(db, "a", "instant", 1, alarm_type="adas.fcw", category="active_safety", alarm_ref="R1"),
+                 event(db, "x", "update", 0, severity=Severity.HIGH)], consumer="alarms.p0", offset=2))
+        if kind == "attachment":
+            evidence = db.alarms.add_attachment(Attachment(0, None, "1001", "a.jpg", "attachments/R1/a.jpg",
+                                                           db.org_a, alarm_ref="R1", received_at=NOW))
+        else:
+            evidence = db.alarms.add_command(Command(
+                id=0, vehicle_id=db.tanker, device_id="1001", org_id=db.org_a, msg_id=0x9208, body={}, user="platform",
+                created_at=NOW, expires_at=NOW + timedelta(minutes=1), alarm_ref="R1"))
+        stored = asyncio.ensure_future(evidence)
+        await queued(blocker, 2)  # behind the worker's transaction, not past it
+        assert not stored.done()
+    changes = await writer
+    evidence_id = await stored
+    alarm_id = next(c.alarm.id for c in changes if c.alarm.alarm_type == "adas.fcw")
+    if kind == "attachment":
+        assert [t.id for t in await db.alarms.attachments(ALL, alarm_id)] == [evidence_id]
+    else:
+        assert [c.id for c in await db.alarms.list_commands(ALL, db.tanker, alarm_id=alarm_id)] == [evidence_id]
 
 
 # -- geofences in PostGIS

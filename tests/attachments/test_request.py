@@ -3,12 +3,15 @@ variant, and the requester's cheap pre-filter over raw frames."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from icvcloud.app.attachments import may_hold_safety_item
+from icvcloud.app.attachments import AttachmentRequester, _Pending, may_hold_safety_item
 from icvcloud.gateways.jt808.attachment_request import (
     AlarmNumbers,
     AttachmentRequestSettings,
@@ -17,12 +20,15 @@ from icvcloud.gateways.jt808.attachment_request import (
     identifications,
 )
 from icvcloud.gateways.jt808.records import positions_from
+from icvcloud.log.sqlite import SqliteLog
 from icvcloud.model import Position
 from icvcloud.protocols import jt808
 from icvcloud.protocols.jt808.active_safety import AlarmIdentification, AttachmentUploadRequest
 from icvcloud.protocols.jt808.extras import ExtraItems
 from icvcloud.protocols.jt808.wire import Ctx
 from icvcloud.sim.attachments import adas_alarm, dsm_alarm, identification
+from icvcloud.store.sqlite import SqliteStore
+from tests.terminals import until
 
 from ..protocols.jt808.strategies import extras_strategy
 
@@ -120,3 +126,33 @@ def test_prefilter_passes_few_plain_reports() -> None:
     assert passed < 25  # a chance byte pair passes now and then; decoding sorts those out
     hb = jt808.encode(0x0002, None, phone="13900000001", seq=1)
     assert not may_hold_safety_item(hb)
+
+
+async def test_due_requests_go_out_together_and_each_outcome_is_its_own(tmp_path: Path) -> None:
+    """A burst (a terminal back-filling its alarms after a tunnel): each request waits
+    for a store write or a gateway's reply, so they are in flight together, not one
+    after another; a request that fails or finds no terminal stays for a retry while
+    the others are done."""
+    store = SqliteStore(tmp_path / "store.db")
+    log_ = SqliteLog(tmp_path / "log.db")
+    in_flight: list[str] = []
+    release = asyncio.Event()
+
+    async def send(device_id: str, body: bytes, body_json: dict[str, Any], alarm_no: str) -> int | None:
+        in_flight.append(alarm_no)
+        await release.wait()
+        if alarm_no == "n3":
+            raise RuntimeError("the bus is away")
+        return None if alarm_no == "n4" else int(alarm_no[1:])
+
+    requester = AttachmentRequester(log_, store, send, SETTINGS, concurrency=4)
+    for i in range(6):
+        requester.pending[f"n{i}"] = _Pending("13900000001", b"", {}, 0.0, 0.0)
+    sending = asyncio.ensure_future(requester.retry(1.0))
+    await until(lambda: len(in_flight) == 4, "the first four requests in flight at once")
+    assert not sending.done()
+    release.set()
+    await sending
+    assert in_flight == [f"n{i}" for i in range(6)]  # then the other two
+    assert sorted(requester.pending) == ["n3", "n4"] and requester.requested == 4
+    assert all(p.due == 1.0 + requester.retry_s for p in requester.pending.values())

@@ -5,6 +5,8 @@ a lost message is noticed; a command reaches the gateway holding the terminal.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -18,11 +20,26 @@ from hypothesis import strategies as st
 
 from icvcloud.alarm_feed import OVERFLOW, AlarmSubscription, command_from_json, command_json
 from icvcloud.app.alarm_bus import BusAlarmFeed, decode_batch, encode_batch
-from icvcloud.app.command_bus import BusCommandSender, CommandAgent, decode_request
+from icvcloud.app.command_bus import (
+    BusCommandSender,
+    CommandAgent,
+    bus_alarm_requests,
+    decode_alarm_request,
+    decode_request,
+    encode_alarm_request,
+)
 from icvcloud.app.commands import CommandService
+from icvcloud.gateways.jt808.attachment_request import (
+    AlarmNumbers,
+    AttachmentRequestSettings,
+    describe,
+    encode_request_body,
+    request_for,
+)
 from icvcloud.gateways.jt808.downlink import Answer, Downlink
 from icvcloud.model import Vehicle
 from icvcloud.model.commands import Command, CommandError, TerminalOffline
+from icvcloud.sim.attachments import identification
 from icvcloud.store.base import Scope
 from icvcloud.store.sqlite import SqliteStore
 from icvcloud.store.sqlite_alarms import SqliteAlarmStore
@@ -163,29 +180,55 @@ class WireDownlink(Downlink):
         return 100 + len(self.sent)
 
 
-async def test_a_command_reaches_the_gateway_holding_the_terminal(nc: Any, tmp_path: Path) -> None:
-    subject = unique("cmd")
+@dataclasses.dataclass
+class TwoGateways:
+    """Two gateways' command agents on one subject: ``here`` holds 13900000001 (the
+    vehicle ``vid`` of ``org``), ``elsewhere`` holds nothing."""
+
+    subject: str
+    store: SqliteStore
+    alarms: SqliteAlarmStore
+    org: int
+    vid: int
+    here: WireDownlink
+    elsewhere: WireDownlink
+    agents: list[CommandAgent]
+
+
+@contextlib.asynccontextmanager
+async def two_gateways(nc: Any, tmp_path: Path, on_change: Any = None) -> AsyncIterator[TwoGateways]:
     store = SqliteStore(tmp_path / "store.db")
     await store.open()
     try:
         alarms = SqliteAlarmStore(store)
         org = await store.add_organisation("淄博危运")
         vid = await store.add_vehicle(Vehicle(id=0, plate="鲁C00001", org_id=org, device_id="13900000001"))
-        await store.add_vehicle(Vehicle(id=0, plate="鲁C00002", org_id=org, device_id="13900000002"))
-        vehicle = await store.vehicle_for_device("13900000001")
-        offline_vehicle = await store.vehicle_for_device("13900000002")
-        assert vehicle is not None and offline_vehicle is not None
         here, elsewhere = WireDownlink({"13900000001"}), WireDownlink(set())
-        changes: list[Command] = []
-        agents = [CommandAgent(nc, subject, CommandService(store, alarms, d, timeout_s=30, on_change=changes.append))
+        subject = unique("cmd")
+        agents = [CommandAgent(nc, subject, CommandService(store, alarms, d, timeout_s=30, on_change=on_change))
                   for d in (elsewhere, here)]
         for a in agents:
             await a.start()
-        sender = BusCommandSender(nc, subject, store, reply_timeout_s=1.0)
+        yield TwoGateways(subject, store, alarms, org, vid, here, elsewhere, agents)
+        for a in agents:
+            await a.stop()
+    finally:
+        await store.close()
+
+
+async def test_a_command_reaches_the_gateway_holding_the_terminal(nc: Any, tmp_path: Path) -> None:
+    changes: list[Command] = []
+    async with two_gateways(nc, tmp_path, changes.append) as g:
+        await g.store.add_vehicle(Vehicle(id=0, plate="鲁C00002", org_id=g.org, device_id="13900000002"))
+        vehicle = await g.store.vehicle_for_device("13900000001")
+        offline_vehicle = await g.store.vehicle_for_device("13900000002")
+        assert vehicle is not None and offline_vehicle is not None
+        here = g.here
+        sender = BusCommandSender(nc, g.subject, g.store, reply_timeout_s=1.0)
         cmd = await sender.submit(vehicle, 0x8300, {"flag": ["display"], "text": "请靠边停车"}, "op1")
-        assert cmd.state == "sent" and cmd.vehicle_id == vid and cmd.seq == 101 and cmd.org_id == org
-        assert here.sent and here.sent[0][:2] == ("13900000001", 0x8300) and not elsewhere.sent
-        stored = await alarms.get_command(Scope.all(), cmd.id)
+        assert cmd.state == "sent" and cmd.vehicle_id == g.vid and cmd.seq == 101 and cmd.org_id == g.org
+        assert here.sent and here.sent[0][:2] == ("13900000001", 0x8300) and not g.elsewhere.sent
+        stored = await g.alarms.get_command(Scope.all(), cmd.id)
         assert stored is not None and stored.state == "sent" and stored.seq == 101
         # The terminal's 0x0001 answer, at the gateway that sent it, finishes the command.
         assert here.on_answer is not None
@@ -197,10 +240,6 @@ async def test_a_command_reaches_the_gateway_holding_the_terminal(nc: Any, tmp_p
         with pytest.raises(CommandError, match="not a command"):
             await sender.submit(vehicle, 0x0200, None, "op1")  # refused before asking any gateway
         assert len(here.sent) == 1
-        for a in agents:
-            await a.stop()
-    finally:
-        await store.close()
 
 
 def test_commands_round_trip_through_json() -> None:
@@ -209,3 +248,45 @@ def test_commands_round_trip_through_json() -> None:
                 created_at=now, expires_at=now, state="acknowledged", seq=9, result=0, answer={"msg_id": "0x0001"},
                 detail="", alarm_id=4, sent_at=now, answered_at=now)
     assert command_from_json({**command_json(c), "org_id": 2}) == c
+
+
+async def test_an_alarm_request_reaches_the_gateway_holding_the_terminal(nc: Any, tmp_path: Path) -> None:
+    """A worker's 0x9208 for an alarm's files: sent and recorded (user platform, under
+    the alarm number) by the gateway holding the terminal, its serial number back to
+    the worker; None when no gateway holds it."""
+    async with two_gateways(nc, tmp_path) as g:
+        ident = identification("0000001", datetime(2025, 3, 1, 2, 0, tzinfo=UTC), 1, 2)
+        req = request_for("13900000001", ident, AttachmentRequestSettings("127.0.0.1", 7000, 0, AlarmNumbers(b"k")))
+        body = encode_request_body(req)
+        send = bus_alarm_requests(nc, g.subject, reply_timeout_s=1.0)
+        seq = await send("13900000001", body, describe(req), req.alarm_number)
+        assert seq == 101 and g.here.sent == [("13900000001", 0x9208, body)] and not g.elsewhere.sent
+        (cmd,) = await g.alarms.list_commands(Scope.all(), g.vid)
+        assert (cmd.msg_id, cmd.user, cmd.alarm_ref, cmd.seq, cmd.state) == (
+            0x9208, "platform", req.alarm_number, 101, "sent")
+        assert cmd.body == describe(req)
+        assert await send("13900000002", body, describe(req), req.alarm_number) is None  # nobody holds it
+        # A malformed request is counted and dropped; the agents keep serving.
+        await nc.publish(g.subject, b'{"kind": "alarm_request", "device_id": "13900000001", "msg_id": 37384}')
+        assert await send("13900000001", body, describe(req), req.alarm_number) == 102
+        assert sum(a.bad for a in g.agents) == 2  # each agent saw the malformed one
+
+
+def test_alarm_requests_round_trip() -> None:
+    body = bytes(range(256))
+    d = decode_alarm_request(encode_alarm_request("13900000001", 0x9208, body, {"alarm_number": "A1"}, "A1"))
+    assert (d["device_id"], d["msg_id"], d["body_bytes"], d["body"], d["alarm_ref"]) == (
+        "13900000001", 0x9208, body, {"alarm_number": "A1"}, "A1")
+
+
+@given(st.binary(max_size=300) | st.dictionaries(
+    st.sampled_from(["kind", "device_id", "msg_id", "body_hex", "body", "alarm_ref"]),
+    st.none() | st.integers() | st.text(max_size=6) | st.just("alarm_request") | st.dictionaries(
+        st.text(max_size=2), st.integers(), max_size=2)).map(lambda d: json.dumps(d).encode()))
+def test_alarm_requests_decode_or_give_a_clear_error(data: bytes) -> None:
+    try:
+        req = decode_alarm_request(data)
+    except ValueError:
+        return
+    assert isinstance(req["device_id"], str) and 0 <= req["msg_id"] <= 0xFFFF
+    assert isinstance(req["body_bytes"], bytes) and isinstance(req["alarm_ref"], str) and req["alarm_ref"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import time
 from collections import Counter
@@ -203,9 +204,19 @@ async def test_serve_mode_scaleout_runs_one_of_each(deployment: Deployment) -> N
     d = deployment
     jt, api = free_port(), free_port()
     d.ports["api"] = api
-    proc = d._spawn("serve", ["serve", "--mode", "scaleout"], ICV__JT808__PORT=str(jt), ICV__API__PORT=str(api))
+    # Attachments on with no port configured: serve picks one for gateway and worker alike.
+    proc = d._spawn("serve", ["serve", "--mode", "scaleout"], ICV__JT808__PORT=str(jt), ICV__API__PORT=str(api),
+                    ICV__ATTACHMENTS__ENABLED="true", ICV__ATTACHMENTS__HOST="127.0.0.1")
+    announced = re.compile(r"attachments on port (\d+)")
     await asyncio.to_thread(d._wait, "serve", proc,
-                            lambda: _listening(jt) and d._health_ok(api) and d.health(api)["workers"] == 1)
+                            lambda: _listening(jt) and d._health_ok(api) and d.health(api)["workers"] == 1
+                            and announced.search((d.workdir / "serve.log").read_text()) is not None)
+    log_text = (d.workdir / "serve.log").read_text()
+    m = announced.search(log_text)
+    assert m is not None
+    files_port = int(m.group(1))
+    assert files_port and _listening(files_port)
+    assert "no 0x9208 requests" not in log_text  # the worker knows the port it announces
     await d.wait_owned()
     fleet = Fleet(port=jt, vehicles=5, interval_s=1.0, seed=9)
     task = asyncio.create_task(fleet.run(8.0))
@@ -218,6 +229,7 @@ async def test_serve_mode_scaleout_runs_one_of_each(deployment: Deployment) -> N
     assert await asyncio.to_thread(proc.wait, 30) == 0
     # The children went with it: nothing listens any more.
     assert not await asyncio.to_thread(_listening, jt) and not await asyncio.to_thread(_listening, api)
+    assert not await asyncio.to_thread(_listening, files_port)
 
 
 def _listening(port: int) -> bool:

@@ -31,6 +31,7 @@ from . import rule_engine
 from .alarm_attachments import StoreAttachmentSink
 from .alarm_metrics import AlarmCollector
 from .alarms import AlarmConsumer, AlarmSettings, AlarmStats
+from .attachments import delete_files
 from .commands import CommandService
 from .hazmat import trip_rules
 from .notify import WebhookDeliverer, WebhookSettings
@@ -134,13 +135,7 @@ class AlarmRuntime:
         s = self.cfg.storage
         counts, files = await self.alarms.prune(alarms_before=now - timedelta(days=s.alarm_retention_days),
                                                 positions_before=now - timedelta(days=s.track_retention_days))
-        root = Path(self.cfg.data_dir).resolve()
-        for f in files:
-            p = (root / f).resolve()
-            if p.is_relative_to(root):
-                with contextlib.suppress(OSError):
-                    p.unlink()
-        counts["attachment_files"] = len(files)
+        counts["attachment_files"] = delete_files(Path(self.cfg.data_dir), files)
         return counts
 
     async def _prune_loop(self) -> None:

@@ -19,7 +19,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,15 +129,39 @@ def load_secret(cfg: Config) -> bytes:
         return key
 
 
+def delete_files(data_dir: Path, files: Iterable[str]) -> int:
+    """Delete pruned attachments' files (paths relative to the data directory; none
+    outside it); how many were named."""
+    root = Path(data_dir).resolve()
+    n = 0
+    for f in files:
+        n += 1
+        p = (root / f).resolve()
+        if p.is_relative_to(root):
+            with contextlib.suppress(OSError):
+                p.unlink()
+    return n
+
+
 class AttachmentRequester:
     """Tails the log; for every active-safety alarm that announces files, sends 0x9208."""
 
     def __init__(self, log_: Log, store: Store, send: SendRequest, settings: AttachmentRequestSettings, *,
-                 retry_s: float = 5.0, pending_ttl_s: float = 600.0, remember: int = 50_000) -> None:
+                 retry_s: float = 5.0, pending_ttl_s: float = 600.0, remember: int = 50_000,
+                 consumer: str = CONSUMER, first_offset: Callable[[], Awaitable[int]] | None = None,
+                 concurrency: int = 32) -> None:
         self.log = log_
         self.store = store
         self.send = send
         self.settings = settings
+        #: The offset's name in the store (one per partition in the scale-out mode).
+        self.consumer = consumer
+        #: Where a first start begins (the log's end: alarms from now on); the log's
+        #: ``last_offset()`` when not given.
+        self.first_offset = first_offset
+        #: Requests in flight at once: each waits for a store write (tracked) or, in the
+        #: scale-out mode, a gateway's reply, so a burst must not go one by one.
+        self.concurrency = concurrency
         self.retry_s = retry_s
         self.pending_ttl_s = pending_ttl_s
         self.remember = remember
@@ -154,9 +178,12 @@ class AttachmentRequester:
         self.expired = 0
 
     async def run(self) -> None:
-        stored = await self.store.consumer_offset(CONSUMER)
+        stored = await self.store.consumer_offset(self.consumer)
         # A first start asks for alarms from now on, not for the log's whole history.
-        self.offset = stored or self.log.last_offset()
+        if stored:
+            self.offset = stored
+        else:
+            self.offset = await self.first_offset() if self.first_offset is not None else self.log.last_offset()
         self._committed = self.offset
         self.started.set()
         while not self._stop.is_set():
@@ -166,12 +193,12 @@ class AttachmentRequester:
                     self.process(recs)
                 await self.retry(time.monotonic())
                 if self.offset != self._committed:
-                    await self.store.write_positions([], CONSUMER, self.offset)
+                    await self.store.write_positions([], self.consumer, self.offset)
                     self._committed = self.offset
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("attachment requester failed at offset %d; retrying", self.offset)
+                log.exception("attachment requester %s failed at offset %d; retrying", self.consumer, self.offset)
                 await asyncio.sleep(1.0)
 
     def stop(self) -> None:
@@ -201,22 +228,32 @@ class AttachmentRequester:
         self.offset = recs[-1].offset
 
     async def retry(self, now: float) -> None:
-        """Send the requests that are due (all new ones: they are due at once)."""
-        for no, p in list(self.pending.items()):
-            if now < p.due:
-                continue
-            seq = await self.send(p.device_id, p.body, p.body_json, no)
-            if seq is not None:
-                del self.pending[no]
-                self._remember(no)
-                self.requested += 1
-                log.info("asked %s for the attachments of alarm %s (0x9208 seq %d)", p.device_id, no, seq)
-            elif now - p.first > self.pending_ttl_s:
-                del self.pending[no]
-                self.expired += 1
-                log.warning("gave up asking %s for the attachments of alarm %s: not connected", p.device_id, no)
-            else:
-                p.due = now + self.retry_s
+        """Send the requests that are due (all new ones: they are due at once), up to
+        ``concurrency`` at a time."""
+        due = [(no, p) for no, p in self.pending.items() if now >= p.due]
+        for i in range(0, len(due), self.concurrency):
+            part = due[i:i + self.concurrency]
+            seqs = await asyncio.gather(*(self.send(p.device_id, p.body, p.body_json, no) for no, p in part),
+                                        return_exceptions=True)
+            for (no, p), got in zip(part, seqs, strict=True):
+                seq = None
+                if isinstance(got, asyncio.CancelledError):
+                    raise got
+                if isinstance(got, BaseException):
+                    log.warning("sending the 0x9208 of alarm %s to %s failed: %s", no, p.device_id, got)
+                else:
+                    seq = got
+                if seq is not None:
+                    del self.pending[no]
+                    self._remember(no)
+                    self.requested += 1
+                    log.info("asked %s for the attachments of alarm %s (0x9208 seq %d)", p.device_id, no, seq)
+                elif now - p.first > self.pending_ttl_s:
+                    del self.pending[no]
+                    self.expired += 1
+                    log.warning("gave up asking %s for the attachments of alarm %s: not connected", p.device_id, no)
+                else:
+                    p.due = now + self.retry_s
 
     def _remember(self, alarm_no: str) -> None:
         self._sent[alarm_no] = None
@@ -225,9 +262,10 @@ class AttachmentRequester:
 
 
 class AttachmentService:
-    """The attachment server and the requester of one platform, from its configuration."""
+    """The attachment server and the requester of one platform, from its configuration.
+    A scale-out gateway runs the server alone (``send`` None): its workers request."""
 
-    def __init__(self, cfg: Config, log_: Log, store: Store, send: SendRequest,
+    def __init__(self, cfg: Config, log_: Log, store: Store, send: SendRequest | None,
                  sink: AttachmentSink | None = None) -> None:
         self.cfg = cfg
         self.log = log_
@@ -257,7 +295,7 @@ class AttachmentService:
         self.numbers = AlarmNumbers(await asyncio.to_thread(load_secret, self.cfg))
         self.server.settings.numbers = self.numbers
         port = await self.server.start(a.host, a.port)
-        if not a.request_on_alarm:
+        if not a.request_on_alarm or self.send is None:
             return
         settings = AttachmentRequestSettings(a.public_host, a.public_tcp_port or port, a.public_udp_port,
                                              self.numbers)

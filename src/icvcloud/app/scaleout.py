@@ -11,9 +11,11 @@ needs (docs/scaling.md).
 Alarms: workers run the rule engine per partition (``worker.py``), the alarm
 store is PostgreSQL, alarm and command changes reach every API process over the
 alarm feed bus (``alarm_bus.py``), and commands go from the API process to the
-gateway holding the terminal's connection (``command_bus.py``). Not yet in
-scale-out: active-safety attachments (their files need storage shared by the
-gateways); the API answers those endpoints 404 (no attachments are recorded).
+gateway holding the terminal's connection (``command_bus.py``). Active-safety
+attachments: every gateway runs an attachment server, files go to its data
+directory and rows to PostgreSQL; workers send the 0x9208 requests through the
+gateway holding the terminal; API processes serve the files from their data
+directory, so gateways and API processes share one (one machine, or a shared mount).
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ from icvcloud.store.postgres_alarms import PostgresAlarmStore
 
 from . import rule_engine
 from .admission import StoreAdmission
+from .alarm_attachments import StoreAttachmentSink
 from .alarm_bus import BusAlarmFeed, DefinitionsBus
 from .alarm_metrics import AlarmCollector
+from .attachments import AttachmentService
 from .command_bus import BusCommandSender, CommandAgent
 from .leases import live_workers, open_bucket
 from .live_bus import LiveRelay
@@ -104,16 +108,25 @@ def gateway(cfg: Config) -> int:
                                      on_change=lambda c: feed.publish([command_message(c)]) if feed else None)
             agent = CommandAgent(nlog.nc, cfg.scaleout.command_subject, service)
             await agent.start()
+        files: AttachmentService | None = None
+        if cfg.attachments.enabled:
+            # The server only: workers send the requests (they read the alarms).
+            sink = (StoreAttachmentSink(PostgresAlarmStore(store), store, cfg.data_dir) if cfg.alarms.enabled
+                    else None)
+            files = AttachmentService(cfg, nlog, store, None, sink)
+            await files.start()
         port = await gw.start(cfg.jt808.host, cfg.jt808.port)
-        _serve_metrics(cfg, PlatformCollector([gw.stats], PipelineStats(), lambda: {
+        _serve_metrics(cfg, PlatformCollector([gw.stats, *([files.stats] if files else [])], PipelineStats(), lambda: {
             "published_total": float(nlog.published), "publish_errors_total": float(nlog.publish_errors),
             "pending_entries": float(nlog.pending)}))
         gc.freeze()
         print(f"icvcloud gateway: JT/T 808 on {cfg.jt808.host}:{port}, log {cfg.scaleout.stream} on "
-              f"{cfg.scaleout.nats_servers}", flush=True)
+              f"{cfg.scaleout.nats_servers}" + (f", attachments on port {files.port}" if files else ""), flush=True)
         await until_signal()
         if agent is not None:
             await agent.stop()
+        if files is not None:
+            await files.stop()
         await gw.stop()
         if feed is not None:
             await feed.stop()
@@ -221,6 +234,7 @@ def api(cfg: Config) -> int:
             definitions = DefinitionsBus(nlog.nc, cfg.scaleout.alarm_subject)
             alarm_services = AlarmServices(store=PostgresAlarmStore(store), feed=feed,
                                            commands=BusCommandSender(nlog.nc, cfg.scaleout.command_subject, store),
+                                           data_dir=cfg.data_dir if cfg.attachments.enabled else None,
                                            validate_definition=rule_engine.validate_definition,
                                            definitions_changed=definitions.changed)
         health = ApiHealth(cfg, nlog)
@@ -266,6 +280,14 @@ def serve(cfg: Config, config_path: str | None) -> int:
     logs.setup(cfg.logging.level, cfg.logging.json)
     base = [sys.executable, "-m", "icvcloud.cli"] + (["--config", config_path] if config_path else [])
     commands = {"gateway": [*base, "gateway", "jt808"], "worker": [*base, "worker"], "api": [*base, "api"]}
+    env = dict(os.environ)
+    a = cfg.attachments
+    if a.enabled and a.request_on_alarm and not a.port and not a.public_tcp_port:
+        # Gateway and worker must agree on the attachment port (the worker announces it
+        # in 0x9208); with none configured, one free port for this run.
+        with socket.socket() as s:
+            s.bind((a.host, 0))
+            env["ICV__ATTACHMENTS__PORT"] = str(s.getsockname()[1])
     procs: dict[str, subprocess.Popen[bytes]] = {}
     stop = False
 
@@ -276,7 +298,7 @@ def serve(cfg: Config, config_path: str | None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     for name, cmd in commands.items():
-        procs[name] = subprocess.Popen(cmd)  # noqa: S603 - our own CLI
+        procs[name] = subprocess.Popen(cmd, env=env)  # noqa: S603 - our own CLI
     print("icvcloud scale-out: " + ", ".join(f"{n} pid {p.pid}" for n, p in procs.items()), flush=True)
     while not stop:
         time.sleep(0.5)
@@ -284,7 +306,7 @@ def serve(cfg: Config, config_path: str | None) -> int:
             if p.poll() is not None and not stop:
                 log.warning("%s exited with %s; restarting it", name, p.returncode)
                 time.sleep(1.0)
-                procs[name] = subprocess.Popen(commands[name])  # noqa: S603
+                procs[name] = subprocess.Popen(commands[name], env=env)  # noqa: S603
     for p in procs.values():
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)

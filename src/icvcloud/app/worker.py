@@ -15,6 +15,12 @@ engine checkpoint ``alarms.p<n>`` in PostgreSQL): a worker taking a partition ov
 restores its engine from the checkpoint and replays the log from there, storing no
 alarm twice. Alarm changes go out on the alarm feed bus. The holder of partition 0
 also delivers webhooks, times out unanswered commands and prunes old alarms.
+
+With attachments enabled too, each partition gets an :class:`AttachmentRequester`
+(offset ``attachment_requests.p<n>``): an active-safety alarm that announces files is
+answered with 0x9208 through the gateway holding the terminal (``command_bus.py``),
+and the alarm carries its alarm number (``alarm_ref``), which links it to the files
+the gateways' attachment servers record.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 
 from icvcloud.alarm_feed import command_message
 from icvcloud.config import Config
+from icvcloud.gateways.jt808.attachment_request import AlarmNumbers, AttachmentRequestSettings
 from icvcloud.log.nats import NatsLog
 from icvcloud.metrics import PipelineStats
 from icvcloud.store.postgres import PostgresStore
@@ -39,6 +46,8 @@ from icvcloud.store.postgres_alarms import PostgresAlarmStore
 from . import rule_engine
 from .alarm_bus import BusAlarmFeed, DefinitionsBus
 from .alarms import AlarmConsumer, AlarmSettings, AlarmStats
+from .attachments import AttachmentRequester, delete_files, load_secret
+from .command_bus import bus_alarm_requests
 from .hazmat import trip_rules
 from .leases import PartitionLeases
 from .live_bus import LivePublisher
@@ -50,6 +59,7 @@ log = logging.getLogger("icvcloud.worker")
 
 GROUP = "store"
 ALARM_GROUP = "alarms"
+ATTACHMENT_GROUP = "attachments"
 
 
 async def _finish(stop: Callable[[], None], task: asyncio.Task[None], timeout_s: float = 10.0) -> None:
@@ -78,6 +88,11 @@ class Worker:
         self.feed: BusAlarmFeed | None = None
         self.rules = rule_engine.RuleSource(cfg) if cfg.alarms.enabled else None
         self.alarm_consumers: dict[int, tuple[AlarmConsumer, asyncio.Task[None]]] = {}
+        #: Alarm numbers (报警编号), when attachments are enabled; the requests' settings
+        #: when this worker sends 0x9208 too.
+        self.numbers: AlarmNumbers | None = None
+        self.request_settings: AttachmentRequestSettings | None = None
+        self.requesters: dict[int, tuple[AttachmentRequester, asyncio.Task[None]]] = {}
         #: Engine figures of every partition this worker ran, summed for /metrics and health.
         self.alarm_stats = AlarmStats()
         self._duties: list[asyncio.Task[Any]] = []
@@ -101,6 +116,16 @@ class Worker:
             await self.feed.start(relay=False)
             self._definitions = DefinitionsBus(self.log.nc, s.alarm_subject)
             await self._definitions.listen(self._definitions_changed)
+        a = self.cfg.attachments
+        if a.enabled:
+            self.numbers = AlarmNumbers(await asyncio.to_thread(load_secret, self.cfg))
+            port = a.public_tcp_port or a.port
+            if a.request_on_alarm and port:
+                self.request_settings = AttachmentRequestSettings(a.public_host, port, a.public_udp_port,
+                                                                  self.numbers)
+            elif a.request_on_alarm:
+                log.warning("attachments: no 0x9208 requests: set attachments.port (the gateways' attachment "
+                            "server) or attachments.public_tcp_port, which the worker announces to terminals")
         self.leases = PartitionLeases(self.log.js, s.lease_bucket, self.id, s.partitions, s.lease_ttl_s, s.replicas,
                                       self._acquire, self._release, self.figures)
         await self.leases.open()
@@ -122,11 +147,28 @@ class Worker:
                 self.log.partition(p, ALARM_GROUP), self.store, self.alarms, rules, rule_engine.vehicle_context,
                 self.feed, AlarmSettings.from_config(a), AlarmStats(), consumer=f"{ALARM_GROUP}.p{p}")
             consumer.on_changes.append(self._wake_webhooks)
+            if self.numbers is not None:
+                consumer.enrich = rule_engine.alarm_ref_enricher(self.numbers.assign)
             self.alarm_consumers[p] = (consumer, asyncio.create_task(consumer.run(), name=f"alarms-p{p}"))
             if self.feed is not None:
                 self.feed.resync()  # what a dead predecessor stored but never announced: consoles re-read
+        if self.request_settings is not None:
+            self._start_requester(p, self.request_settings)
         if p == 0 and self.alarms is not None:
             self._start_duties()
+
+    def _start_requester(self, p: int, settings: AttachmentRequestSettings) -> None:
+        assert self.log.nc is not None and self.log.js is not None
+        js, stream = self.log.js, self.log.stream_of(p)
+
+        async def end_of_partition() -> int:
+            return int((await js.stream_info(stream)).state.last_seq)
+
+        requester = AttachmentRequester(
+            self.log.partition(p, ATTACHMENT_GROUP), self.store,
+            bus_alarm_requests(self.log.nc, self.cfg.scaleout.command_subject), settings,
+            consumer=f"attachment_requests.p{p}", first_offset=end_of_partition)
+        self.requesters[p] = (requester, asyncio.create_task(requester.run(), name=f"attachments-p{p}"))
 
     async def _release(self, p: int) -> None:
         if p == 0:
@@ -134,6 +176,11 @@ class Worker:
         alarm_entry = self.alarm_consumers.pop(p, None)
         if alarm_entry is not None:
             await self._stop_alarm_consumer(*alarm_entry)
+        requester_entry = self.requesters.pop(p, None)
+        if requester_entry is not None:
+            requester, task = requester_entry
+            await _finish(requester.stop, task)
+            await requester.log.close()
         entry = self.pipelines.pop(p, None)
         if entry is None:
             return
@@ -206,9 +253,12 @@ class Worker:
             await asyncio.sleep(min(every, 300.0))
             now = datetime.now(UTC)
             try:
-                counts, _files = await self.alarms.prune(
+                counts, files = await self.alarms.prune(
                     alarms_before=now - timedelta(days=s.alarm_retention_days),
                     positions_before=now - timedelta(days=s.track_retention_days))
+                # The gateways' files, where this worker sees their data directory (one
+                # machine, or a shared mount: docs/scaling.md).
+                counts["attachment_files"] = await asyncio.to_thread(delete_files, self.cfg.data_dir, files)
                 if any(counts.values()):
                     log.info("retention pruned %s", counts)
             except Exception:

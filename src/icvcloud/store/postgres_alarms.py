@@ -242,6 +242,7 @@ class _Tx:
         """Files, and the requests for them, that were stored before the alarm."""
         ref = logic.alarm_ref(e.details)
         if ref is not None:
+            await lock_alarm_ref(self.conn, e.device_id, ref)
             for table in ("attachments", "commands"):
                 await self.conn.execute(f"UPDATE {table} SET alarm_id = $1 WHERE device_id = $2 AND alarm_ref = $3 "
                                         "AND alarm_id IS NULL", alarm_id, e.device_id, ref)
@@ -295,6 +296,13 @@ class _Tx:
         if repeat:
             await self._link_attachments(e, alarm_id)
         return True
+
+
+async def lock_alarm_ref(conn: asyncpg.Connection, device_id: str, alarm_ref: str) -> None:
+    """Serialise, until commit, the transactions that link by one alarm number: the
+    alarm's (the worker's) and its files' and requests' (a gateway's). Without it each
+    could look for the other before either commits, and neither would link."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 9208))", f"{device_id}/{alarm_ref}")
 
 
 class PostgresAlarmStore(AlarmStore):
@@ -690,6 +698,7 @@ class PostgresAlarmStore(AlarmStore):
         if it is stored yet."""
         if alarm_id is not None or not alarm_ref:
             return alarm_id
+        await lock_alarm_ref(conn, device_id, alarm_ref)
         v = await conn.fetchval("SELECT e.alarm_id FROM alarm_episodes e JOIN alarms a ON a.id = e.alarm_id "
                                 "WHERE e.alarm_ref = $1 AND a.device_id = $2 LIMIT 1", alarm_ref, device_id)
         return int(v) if v is not None else None
