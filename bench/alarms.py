@@ -273,9 +273,8 @@ def run(vehicles: int, interval_s: float, seconds: float, warmup_s: float, n_fen
                 warm = (time.monotonic(), _cpu(proc), h)
                 reader.measuring = True
         reader.measuring = False
-        check_marks(warm is not None, ended is not None)
-        assert warm is not None and ended is not None
-        end_mono, end_cpu, end_h = ended
+        end_mono, end_cpu, end_h = check_marks(warm is not None, ended)
+        assert warm is not None  # checked just above; for mypy
         # Let the alarm consumer finish what it has (how far behind it fell is a figure too).
         drain_deadline = time.monotonic() + 60
         while time.monotonic() < drain_deadline and (_try_health(api) or {}).get("alarm_lag", 1) > 0:

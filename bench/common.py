@@ -7,7 +7,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 
 def throughput(fn: Callable[[Any], Any], inputs: Sequence[Any], min_seconds: float = 1.0) -> float:
@@ -65,13 +65,18 @@ class FleetMarks:
         return self._end.exists()
 
 
-def check_marks(warmed: bool, ended: bool) -> None:
-    """A fleet that exited without both marks did not run as asked (it crashed or was
-    killed): a window taken from its start or exit instead would give wrong figures."""
+T = TypeVar("T")
+
+
+def check_marks(warmed: bool, ended: T | None) -> T:
+    """The end mark's figures, if the fleet marked both ends of its measured window. A
+    fleet that exited without them did not run as asked (it crashed or was killed): a
+    window taken from its start or exit instead would give wrong figures."""
     if not warmed:
         raise RuntimeError("the fleet ended without marking the start of its measured window")
-    if not ended:
+    if ended is None:
         raise RuntimeError("the fleet ended without marking the end of its measured window")
+    return ended
 
 
 def sent_in_window(fleet_stats: Mapping[str, Any]) -> int:

@@ -158,9 +158,7 @@ def run_baseline(vehicles: int, interval_s: float, seconds: float, warmup_s: flo
             if ended is None and marks.end():
                 with contextlib.suppress(psutil.Error):
                     ended = (_cpu_s(proc), _cpu_s(fleet_proc), time.monotonic())
-        check_marks(warmed, ended is not None)
-        assert ended is not None
-        cpu_end, fleet_cpu, end_at = ended
+        cpu_end, fleet_cpu, end_at = check_marks(warmed, ended)
         window = end_at - at_warm
         fl = json.loads(stats_file.read_text())
         reports = max(1, sent_in_window(fl))
@@ -232,8 +230,7 @@ def run(vehicles: int, interval_s: float, seconds: float, warmup_s: float, keep:
                 warm, warmed = _Mark.take(proc, fleet_proc, api), True
             if end is None and marks.end():
                 end = _Mark.take(proc, fleet_proc, api)
-        check_marks(warmed, end is not None)
-        assert end is not None
+        end = check_marks(warmed, end)
         # Let the store consumer finish what is durable: CPU per report counts the
         # whole of the work, storing included.
         deadline = time.monotonic() + 120

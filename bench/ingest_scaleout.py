@@ -215,9 +215,7 @@ def run_scaleout(vehicles: int, interval_s: float, seconds: float, warmup_s: flo
                 stored_warm = d.stored_count()
             if ended is None and any(m.end() for m in marks):  # the first fleet to end ends the window
                 ended = (time.monotonic(), d.stored_count())
-        check_marks(warmed, ended is not None)
-        assert ended is not None
-        end_at, stored_end = ended
+        end_at, stored_end = check_marks(warmed, ended)
         fls = [json.loads(f.read_text()) for f in files]
         acked = {(p.lstrip("0"), int(datetime.fromisoformat(t).timestamp() * 1e6), s)
                  for fl in fls for p, t, s in fl["acknowledged"]}

@@ -25,6 +25,9 @@ class Site:
     store: Store
     api_port: int
     jt808_port: int
+    #: Where the alarm side's Prometheus figures are: the platform's /metrics, or the
+    #: (one) worker's in scale-out.
+    alarm_metrics_url: str
 
 
 @contextlib.asynccontextmanager
@@ -41,7 +44,7 @@ async def open_site(mode: str, tmp_path: Path, settings: dict[str, str],
         p = Platform(cfg)
         await p.start()
         try:
-            yield Site("embedded", p.store, p.api_port, p.jt808_port)
+            yield Site("embedded", p.store, p.api_port, p.jt808_port, f"http://127.0.0.1:{p.api_port}/metrics")
         finally:
             await p.stop()
         return
@@ -58,7 +61,8 @@ async def open_site(mode: str, tmp_path: Path, settings: dict[str, str],
         d.start_worker()
         api_port = d.start_api()
         await d.wait_owned()
-        yield Site("scaleout", store, api_port, jt808_port)
+        yield Site("scaleout", store, api_port, jt808_port,
+                   f"http://127.0.0.1:{d.ports['worker-metrics']}/metrics")
     finally:
         await store.close()
         await d.cleanup()

@@ -74,8 +74,8 @@ def test_fleet_marks_its_measured_window(tmp_path: Path) -> None:
 def test_a_fleet_without_its_marks_gives_no_figures() -> None:
     """Every bench refuses a window the fleet did not mark (it crashed or was killed)
     rather than measure from its start or exit."""
-    check_marks(True, True)
+    assert check_marks(True, (1.5, 2)) == (1.5, 2)  # the end mark's figures
     with pytest.raises(RuntimeError, match="start of its measured window"):
-        check_marks(False, True)
+        check_marks(False, (1.5, 2))
     with pytest.raises(RuntimeError, match="end of its measured window"):
-        check_marks(True, False)
+        check_marks(True, None)

@@ -217,6 +217,10 @@ async def test_alarms_end_to_end(site: Site) -> None:
             for a in d["attachments"]:
                 r = await http.get(a["url"].removeprefix("/api/v1"), headers={"Authorization": f"Bearer {operator}"})
                 assert r.status_code == 200 and r.content == next(f.data for f in sent if f.name == a["file_name"])
+        # The requests in the figures of the process that sent them: two sent, none waiting.
+        figures = (await http.get(site.alarm_metrics_url)).text
+        assert 'icv_attachment_requests_total{outcome="sent"} 2.0' in figures, figures
+        assert "icv_attachment_requests_pending 0.0" in figures
     finally:
         await t.stop()
         await ws.close()

@@ -19,11 +19,14 @@ import re
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from icvcloud.config import Config
 from icvcloud.gateways.jt808.attachment_request import (
@@ -201,6 +204,10 @@ class AttachmentRequester:
                 log.exception("attachment requester %s failed at offset %d; retrying", self.consumer, self.offset)
                 await asyncio.sleep(1.0)
 
+    def figures(self) -> tuple[int, int, int]:
+        """Requests sent, given up (terminal never connected in time), still waiting."""
+        return self.requested, self.expired, len(self.pending)
+
     def stop(self) -> None:
         self._stop.set()
 
@@ -290,6 +297,9 @@ class AttachmentService:
     def port(self) -> int:
         return self.server.port
 
+    def figures(self) -> tuple[int, int, int]:
+        return self.requester.figures() if self.requester is not None else (0, 0, 0)
+
     async def start(self) -> None:
         a = self.cfg.attachments
         self.numbers = AlarmNumbers(await asyncio.to_thread(load_secret, self.cfg))
@@ -310,3 +320,21 @@ class AttachmentService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         await self.server.stop()
+
+
+class RequestCollector(Collector):
+    """The 0x9208 requests of a process's requesters (``figures``: sent, given up and
+    waiting, read at each scrape; a scale-out worker sums its partitions')."""
+
+    def __init__(self, figures: Callable[[], tuple[int, int, int]]) -> None:
+        self.figures = figures
+
+    def collect(self) -> Iterator[Metric]:
+        sent, expired, pending = self.figures()
+        c = CounterMetricFamily("icv_attachment_requests", "Evidence requests (0x9208) by outcome: sent to the "
+                                "terminal, or given up because it did not connect in time", labels=["outcome"])
+        c.add_metric(["sent"], sent)
+        c.add_metric(["expired"], expired)
+        yield c
+        yield GaugeMetricFamily("icv_attachment_requests_pending", "Evidence requests waiting for their terminal "
+                                "to connect", value=pending)

@@ -22,7 +22,7 @@ from icvcloud.store.sqlite import SqliteStore
 
 from .admission import StoreAdmission
 from .alarm_runtime import AlarmRuntime
-from .attachments import AttachmentService, tracked, untracked
+from .attachments import AttachmentService, RequestCollector, tracked, untracked
 from .pipeline import StorePipeline
 from .process import embedded_uvicorn
 
@@ -67,6 +67,8 @@ class Platform:
         self.registry = make_registry(PlatformCollector(gateways, self.pipeline_stats, self._log_stats))
         if self.alarm_runtime is not None:
             self.registry.register(self.alarm_runtime.collector())
+        if self.attachments is not None:
+            self.registry.register(RequestCollector(self.attachments.figures))
         self.jt808_port = cfg.jt808.port
         self.api_port = cfg.api.port
         self._tasks: list[asyncio.Task[Any]] = []

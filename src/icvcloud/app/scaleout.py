@@ -47,7 +47,7 @@ from .admission import StoreAdmission
 from .alarm_attachments import StoreAttachmentSink
 from .alarm_bus import BusAlarmFeed, DefinitionsBus
 from .alarm_metrics import AlarmCollector
-from .attachments import AttachmentService
+from .attachments import AttachmentService, RequestCollector
 from .command_bus import BusCommandSender, CommandAgent
 from .leases import live_workers, open_bucket
 from .live_bus import LiveRelay
@@ -145,7 +145,10 @@ def worker(cfg: Config) -> int:
         await w.start()
         stats = PipelineStats(lag=lambda: int(w.figures()["lag"]))
         summing = asyncio.create_task(_sum_worker_stats(w, stats))
-        alarm_metrics = [AlarmCollector(w.alarm_stats_now, lambda: w.webhooks)] if w.alarms is not None else []
+        alarm_metrics: list[Collector] = ([AlarmCollector(w.alarm_stats_now, lambda: w.webhooks)]
+                                          if w.alarms is not None else [])
+        if w.request_settings is not None:
+            alarm_metrics.append(RequestCollector(w.request_figures))
         _serve_metrics(cfg, PlatformCollector([], stats, lambda: {
             "partitions_owned": float(len(w.pipelines)), "takeovers_total": float(w.takeovers)}), *alarm_metrics)
         gc.freeze()

@@ -93,6 +93,7 @@ class Worker:
         self.numbers: AlarmNumbers | None = None
         self.request_settings: AttachmentRequestSettings | None = None
         self.requesters: dict[int, tuple[AttachmentRequester, asyncio.Task[None]]] = {}
+        self._requests_before = (0, 0)  # sent, expired by requesters of partitions given up
         #: Engine figures of every partition this worker ran, summed for /metrics and health.
         self.alarm_stats = AlarmStats()
         self._duties: list[asyncio.Task[Any]] = []
@@ -181,6 +182,8 @@ class Worker:
             requester, task = requester_entry
             await _finish(requester.stop, task)
             await requester.log.close()
+            sent, expired, _ = requester.figures()
+            self._requests_before = (self._requests_before[0] + sent, self._requests_before[1] + expired)
         entry = self.pipelines.pop(p, None)
         if entry is None:
             return
@@ -282,6 +285,16 @@ class Worker:
         lag = sum(s.lag() for s in live)
         out.lag = lambda: lag
         return out
+
+    def request_figures(self) -> tuple[int, int, int]:
+        """0x9208 requests sent, given up and waiting over this worker's partitions, past
+        and present (for /metrics)."""
+        sent, expired = self._requests_before
+        pending = 0
+        for r, _ in self.requesters.values():
+            s, e, n = r.figures()
+            sent, expired, pending = sent + s, expired + e, pending + n
+        return sent, expired, pending
 
     def total(self, name: str) -> int:
         """A :class:`PipelineStats` counter summed over this worker's partitions, past and present."""
