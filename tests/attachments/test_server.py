@@ -5,7 +5,10 @@ connection, limits, and the sink's view."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,10 @@ from hypothesis import strategies as st
 
 from icvcloud.gateways.jt808.attachment_request import AlarmNumbers
 from icvcloud.gateways.jt808.attachments import (
+    STATE_FILE,
     AttachmentServer,
     AttachmentServerSettings,
+    _Upload,
     safe_file_name,
 )
 from icvcloud.protocols import jt808
@@ -218,6 +223,110 @@ async def test_resume_after_a_dropped_connection(bare: Bare) -> None:
         reply = await c.done("b.mp4", len(VID), 2)
         assert [(r.offset, r.length) for r in reply.body.missing] == [(4000, len(VID) - 4000)]
         c.data("b.mp4", VID, 4000)
+        assert (await c.done("b.mp4", len(VID), 2)).body.result == 0
+    assert (bare.root / ALARM_NO / "b.mp4").read_bytes() == VID
+
+
+@contextlib.asynccontextmanager
+async def second_server(bare: Bare) -> AsyncIterator[AttachmentServer]:
+    """Another gateway's attachment server on the same directory (a shared mount)."""
+    other = AttachmentServer(AttachmentServerSettings(root=bare.root, numbers=bare.numbers, max_file_bytes=1 << 20),
+                             bare.sink)
+    await other.start("127.0.0.1", 0)
+    try:
+        yield other
+    finally:
+        await other.stop()
+
+
+async def test_an_upload_resumes_on_another_gateway(bare: Bare) -> None:
+    """The terminal reconnects through the load balancer to another gateway: a.jpg (done
+    at the first) is not asked for again, b.mp4 only from where the first left off."""
+    async with Client(bare.port) as c:
+        assert await c.info({"a.jpg": len(PIC), "b.mp4": len(VID)}) == 0
+        c.data("a.jpg", PIC)
+        assert (await c.done("a.jpg", len(PIC))).body.result == 0
+        c.data("b.mp4", VID, 0, 4000)
+        await c.drain()
+        await until(lambda: bare.server.stats.frames["data"] == 10, "the first part written")
+    await until((bare.root / ALARM_NO / STATE_FILE).exists, "the upload's state saved")
+    async with second_server(bare) as other, Client(other.port) as c:
+        assert await c.info({"a.jpg": len(PIC), "b.mp4": len(VID)}) == 0
+        assert other.stats.frames["upload_resumed"] == 1
+        assert (await c.done("a.jpg", len(PIC))).body.missing == []
+        reply = await c.done("b.mp4", len(VID), 2)
+        assert [(r.offset, r.length) for r in reply.body.missing] == [(4000, len(VID) - 4000)]
+        c.data("b.mp4", VID, 4000)
+        assert (await c.done("b.mp4", len(VID), 2)).body.result == 0
+        await until(lambda: len(bare.sink.uploads) == 1, "the upload recorded by the second")
+    folder = bare.root / ALARM_NO
+    assert (folder / "a.jpg").read_bytes() == PIC and (folder / "b.mp4").read_bytes() == VID
+    assert [f[2] for f in bare.sink.files] == ["a.jpg", "b.mp4"]  # each recorded once
+    assert sorted(p.name for p in folder.iterdir()) == ["a.jpg", "b.mp4"]  # state and parts gone
+
+
+async def test_a_saved_state_never_claims_what_the_disk_lacks(bare: Bare) -> None:
+    """Ranges beyond the partial file, a partial file gone, a 'complete' file that is not
+    there whole, or a damaged state file: the terminal is asked for those bytes again."""
+    await _dropped_after(bare, 4000)
+    folder = bare.root / ALARM_NO
+    state = folder / STATE_FILE
+    await until(state.exists, "the upload's state saved")
+    saved = json.loads(state.read_text())
+    assert saved["files"] == {"b.mp4": {"size": len(VID), "ranges": [[0, 4000]]}}
+    for files, part_there, expect in [
+        ({"b.mp4": {"size": len(VID), "ranges": [[0, 8000]]}}, True, [(0, len(VID))]),  # beyond the disk
+        ({"b.mp4": {"size": len(VID), "ranges": [[0, 2000], [3000, 8000]]}}, True, [(2000, len(VID) - 2000)]),
+        ({"b.mp4": {"size": len(VID), "ranges": [[0, 4000]]}}, False, [(0, len(VID))]),
+        ({"b.mp4": {"size": len(VID), "complete": True}}, True, [(0, len(VID))]),
+        ({"b.mp4": {"size": len(VID) + 1, "ranges": [[0, 4000]]}}, True, [(0, len(VID))]),
+        ({"b.mp4": {"size": len(VID), "ranges": [[-5, 4000], [3000, "x"], [100]]}}, True, [(0, len(VID))]),
+        ("not an object", True, [(0, len(VID))]),
+    ]:
+        state.write_text(json.dumps({"files": files}) if isinstance(files, dict) else "{" + files)
+        part = folder / ".b.mp4.part"
+        if not part_there:
+            part.rename(folder / "aside")
+        async with second_server(bare) as other, Client(other.port) as c:
+            assert await c.info({"b.mp4": len(VID)}) == 0
+            reply = await c.done("b.mp4", len(VID), 2)
+            assert [(r.offset, r.length) for r in reply.body.missing] == expect, files
+        if not part_there:
+            (folder / "aside").rename(part)
+
+
+_JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-10, 20_000) | st.text(max_size=3),
+                        lambda c: st.lists(c, max_size=4) | st.dictionaries(
+                            st.sampled_from(["size", "ranges", "complete"]), c, max_size=3), max_leaves=12)
+
+
+@given(state=_JSONISH | st.fixed_dictionaries({"size": st.just(9000), "ranges": st.lists(
+    st.lists(st.integers(-10, 20_000), min_size=2, max_size=2), max_size=6)}),
+       part_bytes=st.none() | st.integers(0, 20_000), file_bytes=st.none() | st.integers(0, 20_000))
+def test_any_saved_state_adds_only_ranges_the_disk_holds(state: Any, part_bytes: int | None,
+                                                          file_bytes: int | None) -> None:
+    up = _Upload(ALARM_NO, PHONE, IDENT, Path("/nonexistent"))
+    f = up.add("b.mp4", 9000)
+    f.take_over(state, part_bytes, file_bytes)
+    if f.complete:
+        assert file_bytes == 9000 and not f.starts
+    else:
+        assert all(0 <= a < b <= min(9000, part_bytes or 0) for a, b in zip(f.starts, f.ends, strict=True))
+        assert all(b < a2 for b, a2 in zip(f.ends, f.starts[1:], strict=False))  # sorted, disjoint, merged
+
+
+async def test_a_partial_file_taken_by_another_gateway_is_not_finished_with_zeros(bare: Bare) -> None:
+    """This gateway remembers bytes 0–4000 of b.mp4, but another one finished or restarted
+    that file meanwhile (its partial file is gone): the remembered bytes are asked for
+    again, never stored as zeros."""
+    await _dropped_after(bare, 4000)
+    (bare.root / ALARM_NO / ".b.mp4.part").unlink()
+    async with Client(bare.port) as c:
+        assert await c.info({"b.mp4": len(VID)}) == 0
+        c.data("b.mp4", VID, 4000)
+        reply = await c.done("b.mp4", len(VID), 2)
+        assert [(r.offset, r.length) for r in reply.body.missing] == [(0, 4000)]
+        c.data("b.mp4", VID, 0, 4000)
         assert (await c.done("b.mp4", len(VID), 2)).body.result == 0
     assert (bare.root / ALARM_NO / "b.mp4").read_bytes() == VID
 

@@ -9,7 +9,11 @@ After a 0x9208 the terminal connects here and, on one TCP connection, sends
 Files go to ``<root>/<alarm number>/<file name>`` (written to a hidden ``.part`` file
 and renamed when every byte is there). Received ranges are tracked per file and
 survive a reconnect for ``upload_ttl_s``, so a terminal that lost its connection is
-asked only for what is missing. Names are checked before they touch the disk; the
+asked only for what is missing. When its last connection ends, an upload's state is
+written beside its files (``.ranges.json``, after the partial files are flushed to
+disk), so a gateway that did not receive the first part — the terminal reconnected
+through a load balancer to another one sharing the directory, or this one restarted —
+resumes it too. Names are checked before they touch the disk; the
 alarm number must be one the platform issued (it is an HMAC, see
 ``attachment_request.AlarmNumbers``).
 
@@ -62,8 +66,18 @@ RESULT_OK, RESULT_FAIL, RESULT_MSG_ERROR, RESULT_NOT_SUPPORTED = 0, 1, 2, 3
 #: 0x9212 lists at most 255 ranges (a BYTE count); the rest are asked for next round.
 MAX_RANGES = 255
 _ALARM_NO = re.compile(r"[0-9A-Za-z_-]{1,32}")
+#: An upload's state for another process (or this one after a restart): beside its
+#: files, hidden (no accepted file name starts with a dot).
+STATE_FILE = ".ranges.json"
 # Characters no stored name may hold: path separators, NUL and what breaks other filesystems.
 _FORBIDDEN = frozenset('/\\:*?"<>|')
+
+
+def _size_or_none(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def safe_file_name(name: str) -> bool:
@@ -175,6 +189,10 @@ class _File:
 
     def write(self, offset: int, data: bytes) -> None:
         if self.fd is None:
+            if self.starts and not self.part_path.exists():
+                # Another process finished or restarted this file (shared directory):
+                # what this one remembers receiving is no longer on disk.
+                self.starts, self.ends = [], []
             self.fd = os.open(self.part_path, os.O_RDWR | os.O_CREAT, 0o640)
         # A direct pwrite: 64 KiB into the page cache costs less than a thread hop;
         # the fsync that may block happens once per file, in a thread (finish()).
@@ -206,7 +224,9 @@ class _File:
     def finish(self) -> None:
         """Make the received file durable under its final name (runs in a thread)."""
         if self.fd is None:
-            self.fd = os.open(self.part_path, os.O_RDWR | os.O_CREAT, 0o640)
+            # Not O_CREAT: a partial file gone (taken by another process) must fail
+            # here, not become a file of zeros of the right size.
+            self.fd = os.open(self.part_path, os.O_RDWR | (os.O_CREAT if self.size == 0 else 0), 0o640)
         os.ftruncate(self.fd, self.size)
         os.fsync(self.fd)
         if os.fstat(self.fd).st_size != self.size:
@@ -223,6 +243,38 @@ class _File:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+    def state(self) -> dict[str, Any] | None:
+        """What another process may take over: complete, or the received ranges; None
+        if nothing (taken on the event loop, where data frames change the ranges)."""
+        if self.complete:
+            return {"size": self.size, "complete": True}
+        if not self.starts:
+            return None
+        return {"size": self.size, "ranges": [[a, b] for a, b in zip(self.starts, self.ends, strict=True)]}
+
+    def take_over(self, st: Any, part_bytes: int | None, file_bytes: int | None) -> bool:
+        """Merge a saved state of this file (``part_bytes``, ``file_bytes``: what is on
+        disk now); whether it added anything. Ranges count only as far as the partial
+        file reaches, completion only while the file is there whole; anything malformed
+        is ignored (the terminal sends again)."""
+        if self.complete or not isinstance(st, dict) or st.get("size") != self.size:
+            return False
+        if st.get("complete") is True:
+            if file_bytes != self.size:
+                return False
+            self.close()
+            self.starts, self.ends, self.complete = [], [], True
+            return True
+        ranges = st.get("ranges")
+        if not isinstance(ranges, list) or part_bytes is None:
+            return False
+        before = (list(self.starts), list(self.ends))
+        for r in ranges:
+            if (isinstance(r, list) and len(r) == 2 and all(type(x) is int for x in r)
+                    and 0 <= r[0] < r[1] <= min(self.size, part_bytes)):
+                self._add(r[0], r[1])
+        return (self.starts, self.ends) != before
 
 
 class _Upload:
@@ -255,6 +307,60 @@ class _Upload:
     def close(self) -> None:
         for f in self.files.values():
             f.close()
+
+    @property
+    def state_path(self) -> Path:
+        return self.directory / STATE_FILE
+
+    def state(self) -> dict[str, dict[str, Any]]:
+        return {name: st for name, f in self.files.items() if (st := f.state()) is not None}
+
+    def save(self, files: dict[str, dict[str, Any]]) -> None:
+        """Write :meth:`state` for whoever continues this upload (runs in a thread). The
+        partial files are flushed to disk first: after a crash the state must not claim
+        ranges the disk does not hold."""
+        kept = {}
+        for name, st in files.items():
+            if "ranges" in st:
+                try:
+                    fd = os.open(self.files[name].part_path, os.O_RDWR)
+                except FileNotFoundError:
+                    continue
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            kept[name] = st
+        if not kept:
+            return
+        tmp = self.directory / f"{STATE_FILE}.tmp"
+        tmp.write_text(json.dumps({"alarm_no": self.alarm_no, "files": kept}))
+        os.replace(tmp, self.state_path)
+
+    def read_saved(self, files: dict[str, tuple[Path, Path]]) -> dict[str, tuple[Any, int | None, int | None]]:
+        """The saved state of ``files`` (name → partial and final path) with the sizes on
+        disk now (runs in a thread; merged on the event loop, where data frames change
+        the ranges)."""
+        try:
+            saved = json.loads(self.state_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        states = saved.get("files") if isinstance(saved, dict) else None
+        if not isinstance(states, dict):
+            return {}
+        return {name: (states[name], _size_or_none(part), _size_or_none(final))
+                for name, (part, final) in files.items() if name in states}
+
+    def paths(self) -> dict[str, tuple[Path, Path]]:
+        return {name: (f.part_path, f.path) for name, f in self.files.items() if not f.complete}
+
+    def take_over(self, saved: dict[str, tuple[Any, int | None, int | None]]) -> int:
+        """Merge :meth:`read_saved`; how many files gained something."""
+        return sum(f.take_over(*saved[name]) for name, f in self.files.items() if name in saved)
+
+    def forget(self) -> None:
+        with contextlib.suppress(OSError):  # a leftover is harmless: it only ever adds what is on disk
+            self.state_path.unlink()
 
 
 class _Connection:
@@ -325,6 +431,11 @@ class _Connection:
                 up.connections -= 1
                 up.last_activity = time.monotonic()
                 up.close()
+                if up.connections == 0 and not up.notified:
+                    try:
+                        await asyncio.to_thread(up.save, up.state())
+                    except OSError:
+                        log.exception("could not save the state of upload %s", up.alarm_no)
 
     async def handle(self, item: bytes | DataFrame | Skipped) -> None:
         if isinstance(item, DataFrame):
@@ -434,7 +545,8 @@ class _Connection:
             directory = s.root / alarm_no
             await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
             up = srv.uploads[alarm_no] = _Upload(alarm_no, self.device_id, body.identification, directory)
-        if alarm_no not in self.uploads:
+        joined = alarm_no not in self.uploads
+        if joined:
             self.uploads[alarm_no] = up
             up.connections += 1
         up.last_activity = time.monotonic()
@@ -442,6 +554,10 @@ class _Connection:
         for entry in body.attachments:
             if self._admit(up, entry.name, entry.size_bytes) is not None:
                 accepted += 1
+        # Nobody else is on it here: what another gateway (or this one before a restart)
+        # received counts, so the terminal is asked only for the rest.
+        if joined and up.connections == 1 and up.take_over(await asyncio.to_thread(up.read_saved, up.paths())):
+            self.count("upload_resumed")
         self.count("attachment_info")
         self.reply(msg, RESULT_OK if accepted or not body.attachments else RESULT_FAIL)
 
@@ -565,6 +681,7 @@ class _Connection:
             try:
                 await sink.on_upload_complete(up.alarm_no, up.device_id, up.identification, files)
                 up.notified = True
+                await asyncio.to_thread(up.forget)
                 self.count("upload_complete")
             except Exception:
                 log.exception("attachment sink failed to record upload %s", up.alarm_no)
@@ -646,6 +763,7 @@ class AttachmentServer:
                 if not f.complete:
                     with contextlib.suppress(FileNotFoundError):
                         f.part_path.unlink()
+            up.forget()
             self.stats.frames["upload_expired" if not up.complete else "upload_forgotten"] += 1
             gone += 1
         return gone
