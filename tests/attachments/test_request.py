@@ -132,15 +132,16 @@ async def test_due_requests_go_out_together_and_each_outcome_is_its_own(tmp_path
     """A burst (a terminal back-filling its alarms after a tunnel): each request waits
     for a store write or a gateway's reply, so they are in flight together, not one
     after another; a request that fails or finds no terminal stays for a retry while
-    the others are done."""
+    the others are done; one nobody answers holds up neither the others nor the log."""
     store = SqliteStore(tmp_path / "store.db")
     log_ = SqliteLog(tmp_path / "log.db")
     in_flight: list[str] = []
     release = asyncio.Event()
+    never = asyncio.Event()
 
     async def send(device_id: str, body: bytes, body_json: dict[str, Any], alarm_no: str) -> int | None:
         in_flight.append(alarm_no)
-        await release.wait()
+        await (never if alarm_no == "n0" else release).wait()
         if alarm_no == "n3":
             raise RuntimeError("the bus is away")
         return None if alarm_no == "n4" else int(alarm_no[1:])
@@ -148,11 +149,21 @@ async def test_due_requests_go_out_together_and_each_outcome_is_its_own(tmp_path
     requester = AttachmentRequester(log_, store, send, SETTINGS, concurrency=4)
     for i in range(6):
         requester.pending[f"n{i}"] = _Pending("13900000001", b"", {}, 0.0, 0.0)
-    sending = asyncio.ensure_future(requester.retry(1.0))
+    await requester.retry(1.0)  # returns at once: the sends go on by themselves
     await until(lambda: len(in_flight) == 4, "the first four requests in flight at once")
-    assert not sending.done()
+    await requester.retry(1.0)
+    await asyncio.sleep(0.05)
+    assert len(in_flight) == 4  # no more than four at a time
     release.set()
-    await sending
-    assert in_flight == [f"n{i}" for i in range(6)]  # then the other two
-    assert sorted(requester.pending) == ["n3", "n4"] and requester.requested == 4
-    assert all(p.due == 1.0 + requester.retry_s for p in requester.pending.values())
+    await until(lambda: len(requester._inflight) == 1, "all but the unanswered one settled")
+    await requester.retry(1.0)  # n0 still hangs: the two not yet tried go out beside it
+    await until(lambda: len(requester._inflight) == 1, "those two settled")
+    assert sorted(in_flight) == [f"n{i}" for i in range(6)]
+    assert sorted(requester.pending) == ["n0", "n3", "n4"] and requester.requested == 3
+    assert requester.pending["n3"].due == requester.pending["n4"].due == 1.0 + requester.retry_s
+    await requester.retry(1.0 + requester.retry_s)  # n3 and n4 again; n0 is not sent twice
+    await until(lambda: len(in_flight) == 8, "the retries out")
+    assert sorted(in_flight[6:]) == ["n3", "n4"]
+    never.set()
+    await requester.settle()
+    assert requester.requested == 4 and sorted(requester.pending) == ["n3", "n4"]

@@ -179,6 +179,8 @@ class AttachmentRequester:
         self._committed = 0
         self.requested = 0
         self.expired = 0
+        #: Requests being sent, by alarm number (still in ``pending`` until settled).
+        self._inflight: dict[str, asyncio.Task[None]] = {}
 
     async def run(self) -> None:
         stored = await self.store.consumer_offset(self.consumer)
@@ -189,20 +191,25 @@ class AttachmentRequester:
             self.offset = await self.first_offset() if self.first_offset is not None else self.log.last_offset()
         self._committed = self.offset
         self.started.set()
-        while not self._stop.is_set():
-            try:
-                recs = await self.log.read(self.offset, 2000, timeout_s=0.5)
-                if recs:
-                    self.process(recs)
-                await self.retry(time.monotonic())
-                if self.offset != self._committed:
-                    await self.store.write_positions([], self.consumer, self.offset)
-                    self._committed = self.offset
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("attachment requester %s failed at offset %d; retrying", self.consumer, self.offset)
-                await asyncio.sleep(1.0)
+        try:
+            while not self._stop.is_set():
+                try:
+                    recs = await self.log.read(self.offset, 2000, timeout_s=0.5)
+                    if recs:
+                        self.process(recs)
+                    await self.retry(time.monotonic())
+                    if self.offset != self._committed:
+                        await self.store.write_positions([], self.consumer, self.offset)
+                        self._committed = self.offset
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("attachment requester %s failed at offset %d; retrying", self.consumer,
+                                  self.offset)
+                    await asyncio.sleep(1.0)
+        finally:
+            for task in self._inflight.values():
+                task.cancel()
 
     def figures(self) -> tuple[int, int, int]:
         """Requests sent, given up (terminal never connected in time), still waiting."""
@@ -235,32 +242,42 @@ class AttachmentRequester:
         self.offset = recs[-1].offset
 
     async def retry(self, now: float) -> None:
-        """Send the requests that are due (all new ones: they are due at once), up to
-        ``concurrency`` at a time."""
-        due = [(no, p) for no, p in self.pending.items() if now >= p.due]
-        for i in range(0, len(due), self.concurrency):
-            part = due[i:i + self.concurrency]
-            seqs = await asyncio.gather(*(self.send(p.device_id, p.body, p.body_json, no) for no, p in part),
-                                        return_exceptions=True)
-            for (no, p), got in zip(part, seqs, strict=True):
-                seq = None
-                if isinstance(got, asyncio.CancelledError):
-                    raise got
-                if isinstance(got, BaseException):
-                    log.warning("sending the 0x9208 of alarm %s to %s failed: %s", no, p.device_id, got)
-                else:
-                    seq = got
-                if seq is not None:
-                    del self.pending[no]
-                    self._remember(no)
-                    self.requested += 1
-                    log.info("asked %s for the attachments of alarm %s (0x9208 seq %d)", p.device_id, no, seq)
-                elif now - p.first > self.pending_ttl_s:
-                    del self.pending[no]
-                    self.expired += 1
-                    log.warning("gave up asking %s for the attachments of alarm %s: not connected", p.device_id, no)
-                else:
-                    p.due = now + self.retry_s
+        """Start sending the requests that are due (all new ones: they are due at once),
+        at most ``concurrency`` in flight. Each settles on its own: a terminal nobody
+        answers for (in the scale-out mode a 3 s wait for a gateway) holds up neither the
+        other requests nor the reading of the log."""
+        for no, p in list(self.pending.items()):
+            if len(self._inflight) >= self.concurrency:
+                break
+            if now >= p.due and no not in self._inflight:
+                self._inflight[no] = asyncio.create_task(self._send(no, p, now), name=f"0x9208 {no}")
+
+    async def settle(self) -> None:
+        """Wait for the requests in flight."""
+        while self._inflight:
+            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+
+    async def _send(self, no: str, p: _Pending, now: float) -> None:
+        try:
+            seq = await self.send(p.device_id, p.body, p.body_json, no)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("sending the 0x9208 of alarm %s to %s failed: %s", no, p.device_id, e)
+            seq = None
+        finally:
+            self._inflight.pop(no, None)
+        if seq is not None:
+            self.pending.pop(no, None)
+            self._remember(no)
+            self.requested += 1
+            log.info("asked %s for the attachments of alarm %s (0x9208 seq %d)", p.device_id, no, seq)
+        elif now - p.first > self.pending_ttl_s:
+            self.pending.pop(no, None)
+            self.expired += 1
+            log.warning("gave up asking %s for the attachments of alarm %s: not connected", p.device_id, no)
+        else:
+            p.due = now + self.retry_s
 
     def _remember(self, alarm_no: str) -> None:
         self._sent[alarm_no] = None
