@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import secrets
 import time
@@ -126,10 +127,23 @@ def load_secret(cfg: Config) -> bytes:
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
-        key = secrets.token_hex(32).encode()
-        path.touch(mode=0o600)
-        path.write_bytes(key)
-        return key
+        pass
+    # Processes starting together (a gateway and a worker, or several gateways on one
+    # directory) must end up with one key: each writes its own candidate whole, and the
+    # first to link it under the name wins; the others read the winner's.
+    tmp = path.with_name(f".secret.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_hex(32).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink()
+    return path.read_bytes().strip()
 
 
 def delete_files(data_dir: Path, files: Iterable[str]) -> int:
