@@ -147,6 +147,31 @@ async def test_text_reaches_the_terminal_and_its_answer_is_recorded(stack: Stack
     assert states == ["sent", "acknowledged"]
 
 
+async def test_an_answer_faster_than_the_sent_write_still_finds_the_command_sent(
+        stack: Stack, terminal: ScriptedTerminal, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PostgreSQL the "sent" write and the answer's go on different connections of a
+    pool, and a quick terminal's answer can be written first: the command must still end
+    acknowledged with its serial number, announced sent before acknowledged."""
+    real = stack.alarms.command_sent
+
+    async def late(command_id: int, seq: int, at: datetime) -> None:
+        await until(lambda: terminal.of(0x8300) != [], "the terminal has the text (its answer is on the way)")
+        await asyncio.sleep(0.2)
+        await real(command_id, seq, at)
+
+    monkeypatch.setattr(stack.alarms, "command_sent", late)
+    sub = stack.feed.subscribe(AlarmSubscription())
+    r = await stack.send({"msg_id": "0x8300", "body": {"flag": ["display"], "text": "请靠边停车"}})
+    assert r.status_code == 201, r.text
+    cmd = r.json()
+    while (c := await stack.state_of(cmd["id"]))["state"] == "sent":
+        await asyncio.sleep(0.01)
+    (msg,) = terminal.of(0x8300)
+    assert (c["state"], c["seq"], c["answer"]["reply_seq"]) == ("acknowledged", msg.seq, msg.seq)
+    assert c["sent_at"] is not None
+    assert [m["command"]["state"] for m in _drain(sub) if m["type"] == "command"] == ["sent", "acknowledged"]
+
+
 async def test_a_request_the_platform_sends_for_an_alarm_is_tracked(stack: Stack, terminal: ScriptedTerminal) -> None:
     """0x9208 (asking for an active-safety alarm's files) is sent by the platform on its
     own: recorded as the user ``platform``, under the alarm number it names, and

@@ -101,6 +101,8 @@ class CommandService:
         # (device, serial) → command ID of commands sent by this process: answers are
         # matched here first; after a restart the store matches by (device, serial).
         self._waiting: dict[tuple[str, int], tuple[int, int]] = {}  # → (command ID, message ID)
+        #: Commands whose "sent" is still being written, by ID: their answers wait for it.
+        self._sent_written: dict[int, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
 
@@ -145,11 +147,18 @@ class CommandService:
             await self._finish(cmd.id, "failed", detail="the terminal disconnected before the command was sent")
             return False
         self._waiting[(cmd.device_id, seq)] = (cmd.id, cmd.msg_id)
-        # Queued on the store's writer before any answer can be (answers arrive on this
-        # loop later), so the answer's update always finds the command sent.
-        await self.alarms.command_sent(cmd.id, seq, cmd.created_at)
-        cmd.state, cmd.seq, cmd.sent_at = "sent", seq, cmd.created_at
-        self._changed(cmd)
+        # A terminal may answer before "sent" is written, and a store with a pool of
+        # connections (PostgreSQL) need not keep the two writes in order: the answer
+        # waits for this one (else it would finish a command with no serial number,
+        # whose "sent" then finds it finished and writes nothing).
+        written = self._sent_written[cmd.id] = asyncio.Event()
+        try:
+            await self.alarms.command_sent(cmd.id, seq, cmd.created_at)
+            cmd.state, cmd.seq, cmd.sent_at = "sent", seq, cmd.created_at
+            self._changed(cmd)
+        finally:
+            written.set()
+            del self._sent_written[cmd.id]
         return True
 
     def _changed(self, cmd: Command) -> None:
@@ -178,6 +187,9 @@ class CommandService:
             kw: dict[str, Any] = {"result": ans.result, "answer": {"msg_id": f"0x{ans.msg_id:04x}", **ans.body}}
             if waiting is not None:
                 del self._waiting[key]
+                written = self._sent_written.get(waiting[0])
+                if written is not None:
+                    await written.wait()
                 done = await self.alarms.finish_command(waiting[0], ans.state, ans.received_at,  # type: ignore[arg-type]
                                                         **kw)
             else:

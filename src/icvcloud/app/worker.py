@@ -121,9 +121,13 @@ class Worker:
         if a.enabled:
             self.numbers = AlarmNumbers(await asyncio.to_thread(load_secret, self.cfg))
             port = a.public_tcp_port or a.port
-            if a.request_on_alarm and port:
+            if a.request_on_alarm and port and self.alarms is not None:
                 self.request_settings = AttachmentRequestSettings(a.public_host, port, a.public_udp_port,
                                                                   self.numbers)
+            elif a.request_on_alarm and self.alarms is None:
+                # The gateways answer requests only with their command service, which the
+                # alarm side brings (a request is tracked like a command).
+                log.warning("attachments: no 0x9208 requests: the scale-out mode sends them with alarms enabled")
             elif a.request_on_alarm:
                 log.warning("attachments: no 0x9208 requests: set attachments.port (the gateways' attachment "
                             "server) or attachments.public_tcp_port, which the worker announces to terminals")
