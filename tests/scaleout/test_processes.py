@@ -204,9 +204,11 @@ async def test_serve_mode_scaleout_runs_one_of_each(deployment: Deployment) -> N
     d = deployment
     jt, api = free_port(), free_port()
     d.ports["api"] = api
-    # Attachments on with no port configured: serve picks one for gateway and worker alike.
+    # Alarms and attachments on, no attachment port configured: serve picks one for the
+    # gateway and the worker alike (the worker sends 0x9208 with alarms on).
     proc = d._spawn("serve", ["serve", "--mode", "scaleout"], ICV__JT808__PORT=str(jt), ICV__API__PORT=str(api),
-                    ICV__ATTACHMENTS__ENABLED="true", ICV__ATTACHMENTS__HOST="127.0.0.1")
+                    ICV__ATTACHMENTS__ENABLED="true", ICV__ATTACHMENTS__HOST="127.0.0.1",
+                    ICV__ALARMS__ENABLED="true")
     announced = re.compile(r"attachments on port (\d+)")
     await asyncio.to_thread(d._wait, "serve", proc,
                             lambda: _listening(jt) and d._health_ok(api) and d.health(api)["workers"] == 1
