@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats.errors
@@ -34,6 +33,7 @@ from icvcloud.model import Vehicle
 from icvcloud.model.commands import Command, CommandError, TerminalOffline
 from icvcloud.store.base import Store
 
+from .attachments import SendRequest
 from .commands import CommandService, checked_command
 
 log = logging.getLogger("icvcloud.command_bus")
@@ -167,10 +167,12 @@ class CommandAgent:
         except Exception as e:
             log.exception("command request for %s failed", v["device_id"])
             reply = {"ok": False, "offline": False, "error": f"the gateway could not send it: {e}"}
+        await self._reply(msg, reply)
+
+    async def _reply(self, msg: Msg, reply: dict[str, Any]) -> None:
         self.handled += 1
         if msg.reply:
             await self.nc.publish(msg.reply, _dumps(reply).encode())
-
 
     async def _on_alarm_request(self, msg: Msg, req: dict[str, Any]) -> None:
         device_id = req["device_id"]
@@ -183,13 +185,10 @@ class CommandAgent:
         except Exception as e:
             log.exception("alarm request for %s failed", device_id)
             reply = {"ok": False, "seq": None, "error": str(e)}
-        self.handled += 1
-        if msg.reply:
-            await self.nc.publish(msg.reply, _dumps(reply).encode())
+        await self._reply(msg, reply)
 
 
-def bus_alarm_requests(nc: NatsClient, subject: str, *, reply_timeout_s: float = 3.0
-                       ) -> Callable[[str, bytes, dict[str, Any], str], Awaitable[int | None]]:
+def bus_alarm_requests(nc: NatsClient, subject: str, *, reply_timeout_s: float = 3.0) -> SendRequest:
     """The worker's way to send 0x9208 (``attachments.SendRequest``): asked on the
     command subject; the serial number from the gateway holding the terminal, or None
     when none answers in time (not connected: the requester retries later)."""

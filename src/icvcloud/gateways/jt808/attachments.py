@@ -140,6 +140,15 @@ def _write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def _fsync(path: Path) -> None:
+    """Flush a file's or a directory's data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class AttachmentServerSettings:
     #: Files go under ``root/<alarm number>/``.
@@ -233,11 +242,7 @@ class _File:
             raise OSError(f"{self.part_path} is not {self.size} bytes after writing")
         self.close()
         os.replace(self.part_path, self.path)
-        dir_fd = os.open(self.upload.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # the rename itself must survive a crash
-        finally:
-            os.close(dir_fd)
+        _fsync(self.upload.directory)  # the rename itself must survive a crash
 
     def close(self) -> None:
         if self.fd is not None:
@@ -323,19 +328,12 @@ class _Upload:
         for name, st in files.items():
             if "ranges" in st:
                 try:
-                    fd = os.open(self.files[name].part_path, os.O_RDWR)
+                    _fsync(self.files[name].part_path)
                 except FileNotFoundError:
                     continue
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
             kept[name] = st
-        if not kept:
-            return
-        tmp = self.directory / f"{STATE_FILE}.tmp"
-        tmp.write_text(json.dumps({"alarm_no": self.alarm_no, "files": kept}))
-        os.replace(tmp, self.state_path)
+        if kept:
+            _write_json(self.state_path, {"alarm_no": self.alarm_no, "files": kept})
 
     def read_saved(self, files: dict[str, tuple[Path, Path]]) -> dict[str, tuple[Any, int | None, int | None]]:
         """The saved state of ``files`` (name → partial and final path) with the sizes on
